@@ -1,0 +1,149 @@
+//! What someone asks of a case.
+
+use super::types::*;
+use crate::ids::*;
+use crate::status::{Phase, RequestStatus};
+use crate::text::Text;
+use chrono::{DateTime, Utc};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubmitClaim {
+    pub case_id: CaseId,
+    pub claimant: ClaimantId,
+    pub benefit: BenefitType,
+    pub contentions: Vec<NewContention>,
+    pub entry: NewChannelEntry,
+    pub appeal_of: Option<AppealLink>,
+    /// From the tenant's configuration for (benefit, CLAIM_RECEIVED).
+    pub estimate: Option<Estimate>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttachDocument {
+    pub id: DocumentId,
+    pub document_type: DocumentType,
+    pub pages: u32,
+    pub checksum: Checksum,
+    pub storage_ref: StorageRef,
+    pub received_at: DateTime<Utc>,
+    pub channel: crate::Channel,
+    /// The evidence request it answers, when known on arrival.
+    pub request: Option<RequestId>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CaseCommand {
+    SubmitClaim(SubmitClaim),
+    /// Attach a further submission (another channel, or the same claim
+    /// again) to an open case as a duplicate entry.
+    AttachChannelEntry(NewChannelEntry),
+    AttachDocument(AttachDocument),
+    LinkDocument {
+        document: DocumentId,
+        request: RequestId,
+    },
+    RequestEvidence(NewEvidenceRequest),
+    SubmitWaiver5103 {
+        received_at: DateTime<Utc>,
+    },
+    ReviewEvidence {
+        request: RequestId,
+        to: RequestStatus,
+    },
+    ChangePhase {
+        to: Phase,
+        reason: Option<Text>,
+        /// From the tenant's configuration for (benefit, `to`).
+        estimate: Option<Estimate>,
+    },
+    Assign {
+        assignee: ActorId,
+        /// Must be true to take a case someone else holds.
+        reassign: bool,
+    },
+    Unassign,
+    RouteToTeam {
+        team: TeamCode,
+    },
+    RecordContact(NewContact),
+    ProposeDecision {
+        adjudications: Vec<(ContentionId, Adjudication)>,
+    },
+    ApproveDecision,
+    ReturnDecision {
+        reason: Text,
+    },
+    MailDecisionLetter {
+        mailed_at: DateTime<Utc>,
+    },
+    Withdraw {
+        reason: Option<Text>,
+    },
+    MergeInto {
+        survivor: CaseId,
+    },
+    MarkRequestOverdue {
+        request: RequestId,
+    },
+    /// On the original case: record that `appeal_case` appeals `contention`.
+    FileAppeal {
+        contention: ContentionId,
+        appeal_case: CaseId,
+    },
+    /// On the original case: the appeal case has closed or completed.
+    ConcludeAppeal {
+        appeal_case: CaseId,
+    },
+}
+
+impl CaseCommand {
+    /// The command's name, for metrics and logs.
+    pub fn name(&self) -> &'static str {
+        use CaseCommand::*;
+        match self {
+            SubmitClaim(_) => "SubmitClaim",
+            AttachChannelEntry(_) => "AttachChannelEntry",
+            AttachDocument(_) => "AttachDocument",
+            LinkDocument { .. } => "LinkDocument",
+            RequestEvidence(_) => "RequestEvidence",
+            SubmitWaiver5103 { .. } => "SubmitWaiver5103",
+            ReviewEvidence { .. } => "ReviewEvidence",
+            ChangePhase { .. } => "ChangePhase",
+            Assign { .. } => "Assign",
+            Unassign => "Unassign",
+            RouteToTeam { .. } => "RouteToTeam",
+            RecordContact(_) => "RecordContact",
+            ProposeDecision { .. } => "ProposeDecision",
+            ApproveDecision => "ApproveDecision",
+            ReturnDecision { .. } => "ReturnDecision",
+            MailDecisionLetter { .. } => "MailDecisionLetter",
+            Withdraw { .. } => "Withdraw",
+            MergeInto { .. } => "MergeInto",
+            MarkRequestOverdue { .. } => "MarkRequestOverdue",
+            FileAppeal { .. } => "FileAppeal",
+            ConcludeAppeal { .. } => "ConcludeAppeal",
+        }
+    }
+
+    /// Whether the decision depends only on facts that concurrent commands
+    /// cannot invalidate, so a `VERSION_CONFLICT` may be retried by
+    /// re-deciding against the new state. Commands whose outcome hinges on
+    /// what the caller saw (phase moves, decisions, assignment) are not
+    /// retried: the caller must look again.
+    pub fn retry_on_conflict(&self) -> bool {
+        use CaseCommand::*;
+        matches!(
+            self,
+            AttachChannelEntry(_)
+                | AttachDocument(_)
+                | LinkDocument { .. }
+                | RequestEvidence(_)
+                | SubmitWaiver5103 { .. }
+                | RecordContact(_)
+                | MarkRequestOverdue { .. }
+                | FileAppeal { .. }
+                | ConcludeAppeal { .. }
+                | RouteToTeam { .. }
+        )
+    }
+}

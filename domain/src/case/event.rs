@@ -1,0 +1,138 @@
+//! What happened to a case. No serde here: the stored, versioned form is in
+//! the `store` crate.
+
+use super::types::*;
+use crate::ids::*;
+use crate::status::{Phase, RequestStatus};
+use crate::text::Text;
+use chrono::{DateTime, NaiveDate, Utc};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CaseEvent {
+    ClaimSubmitted {
+        case_id: CaseId,
+        claimant: ClaimantId,
+        benefit: BenefitType,
+        contentions: Vec<NewContention>,
+        entry: ChannelEntry,
+        appeal_of: Option<AppealLink>,
+    },
+    ChannelEntryAttached {
+        entry: ChannelEntry,
+    },
+    ClaimDateChanged {
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        reason: ClaimDateReason,
+    },
+    DocumentAttached {
+        document: Document,
+        request: Option<RequestId>,
+    },
+    DocumentLinked {
+        document: DocumentId,
+        request: RequestId,
+    },
+    EvidenceRequested {
+        request: NewEvidenceRequest,
+    },
+    EvidenceStatusChanged {
+        request: RequestId,
+        from: RequestStatus,
+        to: RequestStatus,
+    },
+    Waiver5103Submitted {
+        received_at: DateTime<Utc>,
+    },
+    RequestMarkedOverdue {
+        request: RequestId,
+        suspense_date: NaiveDate,
+    },
+    ReminderIssued {
+        request: RequestId,
+    },
+    PhaseChanged {
+        from: Phase,
+        to: Phase,
+        back: bool,
+        reason: Option<Text>,
+    },
+    EstimateChanged {
+        estimate: Estimate,
+        reason: EstimateReason,
+    },
+    CaseAssigned {
+        assignee: ActorId,
+        previous: Option<ActorId>,
+    },
+    CaseUnassigned {
+        previous: ActorId,
+    },
+    CaseRoutedToTeam {
+        team: TeamCode,
+    },
+    ContactRecorded {
+        contact: Contact,
+    },
+    DecisionProposed {
+        adjudications: Vec<(ContentionId, Adjudication)>,
+        proposer: ActorId,
+    },
+    DecisionApproved {
+        approver: ActorId,
+        outcome: ClaimOutcome,
+    },
+    DecisionReturned {
+        approver: ActorId,
+        reason: Text,
+    },
+    DecisionLetterMailed {
+        mailed_at: DateTime<Utc>,
+    },
+    CaseWithdrawn {
+        reason: Option<Text>,
+    },
+    CaseMerged {
+        survivor: CaseId,
+    },
+    AppealFiled {
+        contention: ContentionId,
+        appeal_case: CaseId,
+    },
+    AppealConcluded {
+        appeal_case: CaseId,
+    },
+}
+
+impl CaseEvent {
+    /// The stable event type name (also the stored `event_type`).
+    pub fn name(&self) -> &'static str {
+        use CaseEvent::*;
+        match self {
+            ClaimSubmitted { .. } => "ClaimSubmitted",
+            ChannelEntryAttached { .. } => "ChannelEntryAttached",
+            ClaimDateChanged { .. } => "ClaimDateChanged",
+            DocumentAttached { .. } => "DocumentAttached",
+            DocumentLinked { .. } => "DocumentLinked",
+            EvidenceRequested { .. } => "EvidenceRequested",
+            EvidenceStatusChanged { .. } => "EvidenceStatusChanged",
+            Waiver5103Submitted { .. } => "Waiver5103Submitted",
+            RequestMarkedOverdue { .. } => "RequestMarkedOverdue",
+            ReminderIssued { .. } => "ReminderIssued",
+            PhaseChanged { .. } => "PhaseChanged",
+            EstimateChanged { .. } => "EstimateChanged",
+            CaseAssigned { .. } => "CaseAssigned",
+            CaseUnassigned { .. } => "CaseUnassigned",
+            CaseRoutedToTeam { .. } => "CaseRoutedToTeam",
+            ContactRecorded { .. } => "ContactRecorded",
+            DecisionProposed { .. } => "DecisionProposed",
+            DecisionApproved { .. } => "DecisionApproved",
+            DecisionReturned { .. } => "DecisionReturned",
+            DecisionLetterMailed { .. } => "DecisionLetterMailed",
+            CaseWithdrawn { .. } => "CaseWithdrawn",
+            CaseMerged { .. } => "CaseMerged",
+            AppealFiled { .. } => "AppealFiled",
+            AppealConcluded { .. } => "AppealConcluded",
+        }
+    }
+}
