@@ -1,6 +1,7 @@
 //! What someone asks of a case.
 
 use super::types::*;
+use super::CaseEvent;
 use crate::ids::*;
 use crate::status::{Phase, RequestStatus};
 use crate::text::Text;
@@ -125,25 +126,53 @@ impl CaseCommand {
         }
     }
 
-    /// Whether the decision depends only on facts that concurrent commands
-    /// cannot invalidate, so a `VERSION_CONFLICT` may be retried by
-    /// re-deciding against the new state. Commands whose outcome hinges on
-    /// what the caller saw (phase moves, decisions, assignment) are not
-    /// retried: the caller must look again.
-    pub fn retry_on_conflict(&self) -> bool {
+    /// Whether this command's decision depends on `event` having happened
+    /// or not. On a `VERSION_CONFLICT` the pipeline re-decides the command
+    /// against the new state only when it depends on none of the events
+    /// that came in between; otherwise the caller must look again.
+    pub fn depends_on(&self, event: &CaseEvent) -> bool {
         use CaseCommand::*;
-        matches!(
-            self,
+        use CaseEvent as E;
+        if event.ends_case() {
+            return true;
+        }
+        match self {
+            SubmitClaim(_) => true,
+            Assign { .. } | Unassign => {
+                matches!(event, E::CaseAssigned { .. } | E::CaseUnassigned { .. })
+            }
+            ChangePhase { .. } => matches!(
+                event,
+                E::PhaseChanged { .. } | E::EstimateChanged { .. } | E::DecisionProposed { .. }
+            ),
+            ProposeDecision { .. }
+            | ApproveDecision
+            | ReturnDecision { .. }
+            | MailDecisionLetter { .. } => matches!(
+                event,
+                E::PhaseChanged { .. }
+                    | E::DecisionProposed { .. }
+                    | E::DecisionApproved { .. }
+                    | E::DecisionReturned { .. }
+                    | E::DecisionLetterMailed { .. }
+            ),
+            ReviewEvidence { request, .. } => {
+                matches!(event, E::EvidenceStatusChanged { request: r, .. } if r == request)
+            }
+            // Additive commands: re-deciding against the newer state applies
+            // every rule again (duplicates, closed case, due dates).
             AttachChannelEntry(_)
-                | AttachDocument(_)
-                | LinkDocument { .. }
-                | RequestEvidence(_)
-                | SubmitWaiver5103 { .. }
-                | RecordContact(_)
-                | MarkRequestOverdue { .. }
-                | FileAppeal { .. }
-                | ConcludeAppeal { .. }
-                | RouteToTeam { .. }
-        )
+            | AttachDocument(_)
+            | LinkDocument { .. }
+            | RequestEvidence(_)
+            | SubmitWaiver5103 { .. }
+            | RecordContact(_)
+            | MarkRequestOverdue { .. }
+            | FileAppeal { .. }
+            | ConcludeAppeal { .. }
+            | RouteToTeam { .. }
+            | Withdraw { .. }
+            | MergeInto { .. } => false,
+        }
     }
 }
