@@ -1,1 +1,217 @@
-//! placeholder
+//! Test support: a fresh event log per test on either backend, and
+//! ready-made tenants, claimants and submissions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use chrono::{DateTime, TimeZone, Utc};
+use domain::claimant::ClaimantPii;
+use domain::*;
+use engine::{BenefitConfig, ClaimSubmission, Engine, Envelope, TenantConfig, Tenants};
+use sqlx::Connection;
+use std::collections::HashMap;
+use std::sync::Arc;
+use store::{EventLog, PgLog, SqliteLog};
+
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server tests create their databases on.
+pub fn admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub enum Raw {
+    Sqlite(SqliteLog),
+    Postgres(PgLog),
+}
+
+pub struct TestLog {
+    pub log: Arc<dyn EventLog>,
+    pub raw: Raw,
+    pub url: String,
+}
+
+/// A fresh, migrated log: its own PostgreSQL database, or its own SQLite file.
+pub async fn fresh_log(backend: Backend) -> TestLog {
+    let name = format!("omnicase_t_{}", uuid::Uuid::new_v4().simple());
+    match backend {
+        Backend::Sqlite => {
+            let dir = std::env::temp_dir().join("omnicase-tests");
+            std::fs::create_dir_all(&dir).unwrap();
+            let url = format!("sqlite://{}", dir.join(format!("{name}.db")).display());
+            let log = SqliteLog::connect(&url).await.unwrap();
+            log.migrate().await.unwrap();
+            TestLog {
+                log: Arc::new(log.clone()),
+                raw: Raw::Sqlite(log),
+                url,
+            }
+        }
+        Backend::Postgres => {
+            let admin = admin_url();
+            let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            conn.close().await.unwrap();
+            let url = match admin.rsplit_once('/') {
+                Some((base, _)) => format!("{base}/{name}"),
+                None => panic!("TEST_DATABASE_URL has no database part"),
+            };
+            let log = PgLog::connect(&url).await.unwrap();
+            log.migrate().await.unwrap();
+            TestLog {
+                log: Arc::new(log.clone()),
+                raw: Raw::Postgres(log),
+                url,
+            }
+        }
+    }
+}
+
+pub fn tenant(name: &str) -> TenantId {
+    TenantId::parse(name).unwrap()
+}
+
+pub fn compensation() -> BenefitType {
+    BenefitType::parse("COMPENSATION").unwrap()
+}
+
+/// Two agencies, `alpha` and `beta`, each handling COMPENSATION and PENSION.
+pub fn tenants() -> Tenants {
+    let mut benefit = BenefitConfig::default();
+    benefit
+        .estimate_days
+        .insert(Phase::ClaimReceived, (90, 150));
+    benefit
+        .estimate_days
+        .insert(Phase::GatheringOfEvidence, (60, 120));
+    let config = TenantConfig {
+        benefits: [
+            (compensation(), benefit.clone()),
+            (BenefitType::parse("PENSION").unwrap(), benefit),
+        ]
+        .into_iter()
+        .collect(),
+    };
+    Tenants::new(HashMap::from([
+        (tenant("alpha"), config.clone()),
+        (tenant("beta"), config),
+    ]))
+}
+
+pub struct World {
+    pub t: TestLog,
+    pub engine: Arc<Engine>,
+}
+
+pub async fn world(backend: Backend) -> World {
+    let t = fresh_log(backend).await;
+    let engine = Arc::new(Engine::new(t.log.clone(), tenants()));
+    World { t, engine }
+}
+
+pub fn env(tenant_name: &str, actor: &str) -> Envelope {
+    Envelope::new(tenant(tenant_name), ActorId::parse(actor).unwrap())
+}
+
+pub fn at(day: u32, hour: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, day, hour, 0, 0).unwrap()
+}
+
+pub fn pii(file_number: &str) -> ClaimantPii {
+    ClaimantPii {
+        file_number: FileNumber::parse(file_number).unwrap(),
+        identity_number: Some(IdentityNumber::parse("123-45-6789").unwrap()),
+        given_name: Text::parse("givenName", "Alex").unwrap(),
+        family_name: Text::parse("familyName", "Rivera").unwrap(),
+        birth_date: chrono::NaiveDate::from_ymd_opt(1980, 4, 2).unwrap(),
+        postcode: Text::parse("postcode", "20420").unwrap(),
+        address_lines: vec![],
+    }
+}
+
+impl World {
+    pub async fn claimant(&self, tenant_name: &str, file_number: &str) -> ClaimantId {
+        let r = self
+            .engine
+            .register_claimant(&env(tenant_name, "clerk-1"), pii(file_number))
+            .await
+            .unwrap();
+        ClaimantId::from_uuid(r.stream_id)
+    }
+}
+
+pub fn submission(
+    claimant: ClaimantId,
+    channel: Channel,
+    external_id: &str,
+    received_at: DateTime<Utc>,
+) -> ClaimSubmission {
+    ClaimSubmission {
+        claimant,
+        benefit: compensation(),
+        contentions: vec![
+            Text::parse("c", "Tinnitus").unwrap(),
+            Text::parse("c", "Left knee strain").unwrap(),
+        ],
+        channel,
+        external_id: ExternalId::parse(external_id).unwrap(),
+        received_at,
+        submitted_by: Submitter::Claimant,
+    }
+}
+
+/// Runs an async test body once per backend: `both!(name);` next to
+/// `async fn name(backend: Backend)` creates `name::sqlite` and
+/// `name::postgres`.
+#[macro_export]
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                super::$name($crate::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                super::$name($crate::Backend::Postgres).await
+            }
+        }
+    };
+}
+
+impl TestLog {
+    /// Every event, in feed order. The PostgreSQL feed only shows
+    /// transactions below the cluster-wide visibility horizon, which other
+    /// tests' open transactions hold back for a moment: count the rows
+    /// directly, then wait (bounded) until the feed shows them all.
+    pub async fn all_events(&self) -> Vec<store::RecordedEvent> {
+        let count: i64 = match &self.raw {
+            Raw::Postgres(pg) => sqlx::query_scalar("SELECT count(*) FROM events")
+                .fetch_one(pg.pool())
+                .await
+                .unwrap(),
+            Raw::Sqlite(lite) => sqlx::query_scalar("SELECT count(*) FROM events")
+                .fetch_one(lite.writer())
+                .await
+                .unwrap(),
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let all = self
+                .log
+                .read_feed(Default::default(), u32::MAX)
+                .await
+                .unwrap();
+            if all.len() as i64 >= count || std::time::Instant::now() > deadline {
+                return all;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+}

@@ -162,17 +162,19 @@ impl RequestStatus {
         if self == to || self.is_terminal() {
             return false;
         }
-        match (self, to) {
-            (_, NoLongerRequired) => true,
-            (NeededFromYou, NeededFromOthers) | (NeededFromOthers, NeededFromYou) => true,
-            (NeededFromYou | NeededFromOthers, SubmittedAwaitingReview) => true,
-            (SubmittedAwaitingReview, InitialReviewComplete | Accepted) => true,
-            (SubmittedAwaitingReview | InitialReviewComplete, NeededFromYou | NeededFromOthers) => {
-                true
-            }
-            (InitialReviewComplete, Accepted) => true,
-            _ => false,
-        }
+        matches!(
+            (self, to),
+            (_, NoLongerRequired)
+                | (NeededFromYou, NeededFromOthers)
+                | (NeededFromOthers, NeededFromYou)
+                | (NeededFromYou | NeededFromOthers, SubmittedAwaitingReview)
+                | (SubmittedAwaitingReview, InitialReviewComplete | Accepted)
+                | (
+                    SubmittedAwaitingReview | InitialReviewComplete,
+                    NeededFromYou | NeededFromOthers
+                )
+                | (InitialReviewComplete, Accepted)
+        )
     }
 }
 

@@ -1,1 +1,15 @@
-//! placeholder
+//! The command side: load → decide → append, with idempotency, race-free
+//! cross-channel dedup, bounded retry on version conflicts, and tenant
+//! configuration (benefit types, processing-time estimates).
+//!
+//! Transports (GraphQL, CLI, Kafka intake) build an [`Envelope`] from the
+//! authenticated principal and call [`Engine`]; nothing here knows about
+//! HTTP or Kafka.
+
+mod error;
+mod pipeline;
+mod tenants;
+
+pub use error::EngineError;
+pub use pipeline::*;
+pub use tenants::{BenefitConfig, TenantConfig, Tenants};

@@ -1,1 +1,10 @@
+//! Integration tests: one binary, every store test on SQLite and on a real
+//! PostgreSQL server (a fresh database per test).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cli;
+mod concurrency;
+mod engine_flows;
+mod feed;
+mod tenancy;
+mod verify;

@@ -1,0 +1,1028 @@
+//! The command pipeline.
+
+use crate::error::EngineError;
+use crate::tenants::{TenantConfig, Tenants};
+use chrono::{DateTime, SubsecRound, Utc};
+use domain::case::{AppealLink, NewChannelEntry, NewContention, SubmitClaim};
+use domain::claimant::{ClaimantCommand, ClaimantPii};
+use domain::*;
+use quick_cache::sync::Cache;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::Duration;
+use store::codec::{self, DecodeError, EncodedEvent};
+use store::{
+    AppendBatch, EventLog, EventMetadata, IdempotencyRecord, NewEvent, RecordedEvent, StoreError,
+    StreamKind, StreamWrite, UniqueKey,
+};
+use uuid::Uuid;
+
+/// How many times a command is re-decided after version conflicts (or lost
+/// key races) before `VERSION_CONFLICT` reaches the caller.
+const MAX_ATTEMPTS: u32 = 40;
+const CACHE_CAPACITY: usize = 20_000;
+
+/// Who issues a command, through what, and under which keys. Built by the
+/// transport from the *authenticated* principal, never from request data.
+#[derive(Clone, Debug)]
+pub struct Envelope {
+    pub tenant: TenantId,
+    pub actor: ActorId,
+    pub channel: Option<Channel>,
+    pub correlation_id: Uuid,
+    pub causation_id: Option<Uuid>,
+    /// Replaying a command with the same key returns the original result.
+    pub idempotency_key: Option<String>,
+    /// What identifies "the same command" for the key. Transports that put
+    /// server-generated ids into commands must set it from the request they
+    /// received (otherwise a replay would look like a different command);
+    /// when absent, the command itself is hashed.
+    pub fingerprint: Option<String>,
+    /// The version the caller saw; set, a mismatch is a `VERSION_CONFLICT`
+    /// and the command is never retried automatically.
+    pub expected_version: Option<u64>,
+}
+
+impl Envelope {
+    pub fn new(tenant: TenantId, actor: ActorId) -> Self {
+        Self {
+            tenant,
+            actor,
+            channel: None,
+            correlation_id: Uuid::now_v7(),
+            causation_id: None,
+            idempotency_key: None,
+            fingerprint: None,
+            expected_version: None,
+        }
+    }
+
+    pub fn channel(mut self, channel: Channel) -> Self {
+        self.channel = Some(channel);
+        self
+    }
+
+    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
+    }
+
+    pub fn expected_version(mut self, version: u64) -> Self {
+        self.expected_version = Some(version);
+        self
+    }
+}
+
+/// What a command did. Stored with the idempotency key and returned to
+/// every replay.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommandResult {
+    /// The case (or claimant) the command landed on.
+    pub stream_id: Uuid,
+    /// Its version after the command.
+    pub version: u64,
+    pub outcome: Outcome,
+    pub event_ids: Vec<Uuid>,
+    /// True when this is the stored result of an earlier identical command.
+    #[serde(skip)]
+    pub replayed: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Outcome {
+    /// A new case (or claimant) was opened.
+    Created,
+    /// The submission joined an open case of the same claimant and benefit.
+    AttachedAsDuplicate,
+    Updated,
+    /// Nothing needed to change (e.g. assigning the current assignee).
+    Unchanged,
+}
+
+/// A claim as a channel submits it: ids are assigned here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClaimSubmission {
+    pub claimant: ClaimantId,
+    pub benefit: BenefitType,
+    pub contentions: Vec<Text>,
+    pub channel: Channel,
+    pub external_id: ExternalId,
+    pub received_at: DateTime<Utc>,
+    pub submitted_by: Submitter,
+}
+
+/// An aggregate as the pipeline loads it.
+trait Aggregate: Clone + Default + Send + Sync + 'static {
+    type Event;
+    const KIND: StreamKind;
+    fn decode(e: &RecordedEvent) -> Result<Self::Event, DecodeError>;
+    fn encode(e: &Self::Event) -> EncodedEvent;
+    fn apply(self, e: &Self::Event) -> Self;
+}
+
+impl Aggregate for Case {
+    type Event = CaseEvent;
+    const KIND: StreamKind = StreamKind::Case;
+    fn decode(e: &RecordedEvent) -> Result<CaseEvent, DecodeError> {
+        codec::decode_case(&e.event_type, e.schema_version, &e.payload)
+    }
+    fn encode(e: &CaseEvent) -> EncodedEvent {
+        codec::encode_case(e)
+    }
+    fn apply(self, e: &CaseEvent) -> Self {
+        self.evolve(e)
+    }
+}
+
+impl Aggregate for Claimant {
+    type Event = ClaimantEvent;
+    const KIND: StreamKind = StreamKind::Claimant;
+    fn decode(e: &RecordedEvent) -> Result<ClaimantEvent, DecodeError> {
+        codec::decode_claimant(&e.event_type, e.schema_version, &e.payload)
+    }
+    fn encode(e: &ClaimantEvent) -> EncodedEvent {
+        codec::encode_claimant(e)
+    }
+    fn apply(self, e: &ClaimantEvent) -> Self {
+        self.evolve(e)
+    }
+}
+
+type StateCache<S> = Cache<(TenantId, Uuid), (S, u64)>;
+
+/// Commands on the same stream queue up inside one node instead of racing
+/// (a lost race costs a reload and a retry); optimistic concurrency still
+/// decides between nodes. Striped so memory stays bounded.
+struct StreamLocks(Vec<tokio::sync::Mutex<()>>);
+
+impl StreamLocks {
+    const STRIPES: usize = 1024;
+
+    fn new() -> Self {
+        Self(
+            (0..Self::STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+        )
+    }
+
+    async fn lock(&self, key: impl std::hash::Hash) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(key);
+        self.0[(hash % Self::STRIPES as u64) as usize].lock().await
+    }
+}
+
+/// The write side. Cheap to share (`Arc<Engine>`).
+pub struct Engine {
+    log: Arc<dyn EventLog>,
+    tenants: Tenants,
+    cases: StateCache<Case>,
+    claimants: StateCache<Claimant>,
+    locks: StreamLocks,
+}
+
+/// The open claim of a claimant for a benefit: at most one case holds it.
+fn open_claim_key(claimant: ClaimantId, benefit: &BenefitType) -> UniqueKey {
+    UniqueKey {
+        scope: "open-claim".into(),
+        key: format!("{claimant}:{benefit}"),
+    }
+}
+
+fn appeal_key(link: &AppealLink) -> UniqueKey {
+    UniqueKey {
+        scope: "active-appeal".into(),
+        key: format!("{}:{}", link.original_case, link.contention),
+    }
+}
+
+/// File numbers are kept out of the index in clear text.
+fn file_number_key(file_number: &FileNumber) -> UniqueKey {
+    UniqueKey {
+        scope: "file-number".into(),
+        key: hex::encode(Sha256::digest(file_number.as_str().as_bytes())),
+    }
+}
+
+fn sha256_hex(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+fn pii_fingerprint(pii: &ClaimantPii) -> String {
+    let birth = pii.birth_date.to_string();
+    let mut parts = vec![
+        pii.file_number.as_str(),
+        pii.given_name.as_str(),
+        pii.family_name.as_str(),
+        birth.as_str(),
+        pii.postcode.as_str(),
+    ];
+    if let Some(n) = &pii.identity_number {
+        parts.push(n.as_str());
+    }
+    parts.extend(pii.address_lines.iter().map(|l| l.as_str()));
+    sha256_hex(&parts)
+}
+
+/// Small randomized pause between attempts so racing writers spread out.
+async fn backoff(attempt: u32) {
+    let jitter = u64::from(Uuid::new_v4().as_bytes()[0] % 8);
+    tokio::time::sleep(Duration::from_millis(jitter + u64::from(attempt.min(10)))).await;
+}
+
+impl Engine {
+    pub fn new(log: Arc<dyn EventLog>, tenants: Tenants) -> Self {
+        Self {
+            log,
+            tenants,
+            cases: Cache::new(CACHE_CAPACITY),
+            claimants: Cache::new(CACHE_CAPACITY),
+            locks: StreamLocks::new(),
+        }
+    }
+
+    pub fn log(&self) -> &Arc<dyn EventLog> {
+        &self.log
+    }
+
+    pub fn tenants(&self) -> &Tenants {
+        &self.tenants
+    }
+
+    fn tenant(&self, tenant: &TenantId) -> Result<&TenantConfig, EngineError> {
+        self.tenants.get(tenant).ok_or(EngineError::UnknownTenant)
+    }
+
+    fn ctx(env: &Envelope) -> Ctx {
+        Ctx {
+            now: Utc::now().trunc_subsecs(6),
+            actor: env.actor.clone(),
+        }
+    }
+
+    async fn load<S: Aggregate>(
+        &self,
+        cache: &StateCache<S>,
+        tenant: &TenantId,
+        id: Uuid,
+    ) -> Result<(S, u64), EngineError> {
+        let key = (tenant.clone(), id);
+        let (mut state, mut version) = cache.get(&key).unwrap_or_default();
+        let events = self.log.read_stream(tenant, id, version).await?;
+        if events.is_empty() {
+            return Ok((state, version));
+        }
+        for e in &events {
+            if e.kind != S::KIND {
+                // An id of another aggregate kind: not found as this kind.
+                return Ok((S::default(), 0));
+            }
+            state = state.apply(&S::decode(e)?);
+            version = e.version;
+        }
+        cache.insert(key, (state.clone(), version));
+        Ok((state, version))
+    }
+
+    /// The current state of a case and its version (0 = no such case).
+    pub async fn load_case(
+        &self,
+        tenant: &TenantId,
+        id: CaseId,
+    ) -> Result<(Case, u64), EngineError> {
+        self.load(&self.cases, tenant, id.as_uuid()).await
+    }
+
+    pub async fn load_claimant(
+        &self,
+        tenant: &TenantId,
+        id: ClaimantId,
+    ) -> Result<(Claimant, u64), EngineError> {
+        self.load(&self.claimants, tenant, id.as_uuid()).await
+    }
+
+    pub async fn find_claimant(
+        &self,
+        tenant: &TenantId,
+        file_number: &FileNumber,
+    ) -> Result<Option<ClaimantId>, EngineError> {
+        Ok(self
+            .log
+            .key_holder(tenant, &file_number_key(file_number))
+            .await?
+            .map(ClaimantId::from_uuid))
+    }
+
+    /// The case holding the open claim of `claimant` for `benefit`, if any.
+    pub async fn open_claim(
+        &self,
+        tenant: &TenantId,
+        claimant: ClaimantId,
+        benefit: &BenefitType,
+    ) -> Result<Option<CaseId>, EngineError> {
+        Ok(self
+            .log
+            .key_holder(tenant, &open_claim_key(claimant, benefit))
+            .await?
+            .map(CaseId::from_uuid))
+    }
+
+    fn metadata(env: &Envelope, command: &str) -> Result<String, EngineError> {
+        Ok(serde_json::to_string(&EventMetadata {
+            actor: env.actor.to_string(),
+            channel: env.channel.as_ref().map(|c| c.code().to_owned()),
+            command: command.to_owned(),
+            correlation_id: env.correlation_id,
+            causation_id: env.causation_id,
+            idempotency_key: env.idempotency_key.clone(),
+        })?)
+    }
+
+    fn stream_write<S: Aggregate>(
+        id: Uuid,
+        expected: u64,
+        events: &[S::Event],
+        metadata: &str,
+    ) -> StreamWrite {
+        StreamWrite {
+            stream_id: id,
+            kind: S::KIND,
+            expected_version: expected,
+            events: events
+                .iter()
+                .map(|e| {
+                    let enc = S::encode(e);
+                    NewEvent {
+                        event_id: Uuid::now_v7(),
+                        event_type: enc.event_type.to_owned(),
+                        schema_version: enc.schema_version,
+                        payload: enc.payload,
+                        metadata: metadata.to_owned(),
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    /// A stored result for this key: the original result for a replay, or
+    /// `IDEMPOTENCY_KEY_REUSED` for a different command under the same key.
+    async fn replay(
+        &self,
+        env: &Envelope,
+        fingerprint: &str,
+    ) -> Result<Option<CommandResult>, EngineError> {
+        let Some(key) = &env.idempotency_key else {
+            return Ok(None);
+        };
+        match self.log.idempotency_record(&env.tenant, key).await? {
+            None => Ok(None),
+            Some(record) if record.fingerprint == fingerprint => {
+                let mut result: CommandResult = serde_json::from_str(&record.result)?;
+                result.replayed = true;
+                Ok(Some(result))
+            }
+            Some(_) => Err(EngineError::IdempotencyKeyReused),
+        }
+    }
+
+    /// After a lost race on the idempotency key: the winner's result.
+    async fn replay_after_race(
+        &self,
+        env: &Envelope,
+        fingerprint: &str,
+    ) -> Result<CommandResult, EngineError> {
+        self.replay(env, fingerprint)
+            .await?
+            .ok_or(EngineError::Store(StoreError::IdempotencyKeyTaken))
+    }
+
+    fn idempotency(
+        env: &Envelope,
+        fingerprint: &str,
+        result: &CommandResult,
+    ) -> Result<Option<IdempotencyRecord>, EngineError> {
+        env.idempotency_key
+            .as_ref()
+            .map(|key| {
+                Ok(IdempotencyRecord {
+                    key: key.clone(),
+                    fingerprint: fingerprint.to_owned(),
+                    result: serde_json::to_string(result)?,
+                })
+            })
+            .transpose()
+    }
+
+    fn fingerprint(env: &Envelope, what: impl FnOnce() -> String) -> String {
+        env.fingerprint.clone().unwrap_or_else(what)
+    }
+
+    fn result(id: Uuid, version: u64, outcome: Outcome, writes: &[StreamWrite]) -> CommandResult {
+        CommandResult {
+            stream_id: id,
+            version,
+            outcome,
+            event_ids: writes
+                .iter()
+                .filter(|w| w.stream_id == id)
+                .flat_map(|w| w.events.iter().map(|e| e.event_id))
+                .collect(),
+            replayed: false,
+        }
+    }
+
+    /// Appends `batch`; on success refreshes the cache of every written
+    /// case with the state decided here.
+    async fn commit(
+        &self,
+        env: &Envelope,
+        batch: &AppendBatch,
+        states: Vec<(Uuid, Case, u64)>,
+    ) -> Result<(), StoreError> {
+        self.log.append(&env.tenant, batch).await?;
+        for (id, state, version) in states {
+            self.cases
+                .insert((env.tenant.clone(), id), (state, version));
+        }
+        Ok(())
+    }
+
+    /// Files a claim through a channel. A second submission for the same
+    /// claimant and benefit while a case is open joins that case as a
+    /// duplicate entry instead of opening another; the open-claim key is
+    /// claimed in the appending transaction, so concurrent submissions
+    /// through different channels still end in one case.
+    pub async fn submit_claim(
+        &self,
+        env: &Envelope,
+        input: ClaimSubmission,
+    ) -> Result<CommandResult, EngineError> {
+        let config = self.tenant(&env.tenant)?;
+        if !config.benefits.contains_key(&input.benefit) {
+            return Err(EngineError::UnknownBenefitType(input.benefit.to_string()));
+        }
+        let (claimant, _) = self.load_claimant(&env.tenant, input.claimant).await?;
+        if claimant.record().is_none() {
+            return Err(DomainError::ClaimantNotFound.into());
+        }
+        // A channel submission is naturally keyed by channel + external id.
+        let env = &Envelope {
+            idempotency_key: Some(
+                env.idempotency_key
+                    .clone()
+                    .unwrap_or_else(|| format!("{}:{}", input.channel, input.external_id)),
+            ),
+            ..env.clone()
+        };
+        let fingerprint =
+            Self::fingerprint(env, || sha256_hex(&["submit-claim", &format!("{input:?}")]));
+        if let Some(result) = self.replay(env, &fingerprint).await? {
+            return Ok(result);
+        }
+        let key = open_claim_key(input.claimant, &input.benefit);
+        let _queued = self.locks.lock((&env.tenant, &key)).await;
+        let entry = NewChannelEntry {
+            id: EntryId::generate(),
+            channel: input.channel.clone(),
+            external_id: input.external_id.clone(),
+            received_at: input.received_at,
+            submitted_by: input.submitted_by.clone(),
+        };
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                backoff(attempt).await;
+            }
+            let ctx = Self::ctx(env);
+            if let Some(holder) = self.log.key_holder(&env.tenant, &key).await? {
+                let case_id = CaseId::from_uuid(holder);
+                let (case, version) = self.load_case(&env.tenant, case_id).await?;
+                let command = CaseCommand::AttachChannelEntry(entry.clone());
+                let events = match case.decide(&command, &ctx) {
+                    Ok(events) => events,
+                    // The same submission is already on the case.
+                    Err(DomainError::DuplicateChannelEntry) => {
+                        return Ok(CommandResult {
+                            stream_id: holder,
+                            version,
+                            outcome: Outcome::Unchanged,
+                            event_ids: Vec::new(),
+                            replayed: true,
+                        })
+                    }
+                    // Closed meanwhile; its key is gone: go round again.
+                    Err(DomainError::CaseClosed | DomainError::CaseComplete) => continue,
+                    Err(e) => return Err(e.into()),
+                };
+                let metadata = Self::metadata(env, command.name())?;
+                let write = Self::stream_write::<Case>(holder, version, &events, &metadata);
+                let new_version = version + events.len() as u64;
+                let result = Self::result(
+                    holder,
+                    new_version,
+                    Outcome::AttachedAsDuplicate,
+                    std::slice::from_ref(&write),
+                );
+                let batch = AppendBatch {
+                    idempotency: Self::idempotency(env, &fingerprint, &result)?,
+                    streams: vec![write],
+                    recorded_at: Some(ctx.now),
+                    ..Default::default()
+                };
+                let state = events.iter().fold(case, |s, e| s.evolve(e));
+                match self
+                    .commit(env, &batch, vec![(holder, state, new_version)])
+                    .await
+                {
+                    Ok(()) => return Ok(result),
+                    Err(StoreError::VersionConflict { .. }) => continue,
+                    Err(StoreError::IdempotencyKeyTaken) => {
+                        return self.replay_after_race(env, &fingerprint).await
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            let case_id = CaseId::generate();
+            let command = CaseCommand::SubmitClaim(SubmitClaim {
+                case_id,
+                claimant: input.claimant,
+                benefit: input.benefit.clone(),
+                contentions: input
+                    .contentions
+                    .iter()
+                    .map(|d| NewContention {
+                        id: ContentionId::generate(),
+                        description: d.clone(),
+                    })
+                    .collect(),
+                entry: entry.clone(),
+                appeal_of: None,
+                estimate: config.estimate(&input.benefit, Phase::ClaimReceived, ctx.now),
+            });
+            let events = Case::Nonexistent.decide(&command, &ctx)?;
+            let metadata = Self::metadata(env, command.name())?;
+            let write = Self::stream_write::<Case>(case_id.as_uuid(), 0, &events, &metadata);
+            let version = events.len() as u64;
+            let result = Self::result(
+                case_id.as_uuid(),
+                version,
+                Outcome::Created,
+                std::slice::from_ref(&write),
+            );
+            let batch = AppendBatch {
+                idempotency: Self::idempotency(env, &fingerprint, &result)?,
+                streams: vec![write],
+                claim_keys: vec![(key.clone(), case_id.as_uuid())],
+                recorded_at: Some(ctx.now),
+                ..Default::default()
+            };
+            let state = Case::replay(&events);
+            match self
+                .commit(env, &batch, vec![(case_id.as_uuid(), state, version)])
+                .await
+            {
+                Ok(()) => return Ok(result),
+                // Another submission opened the case first: join it.
+                Err(StoreError::KeyTaken { .. }) => continue,
+                Err(StoreError::IdempotencyKeyTaken) => {
+                    return self.replay_after_race(env, &fingerprint).await
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let current = match self.log.key_holder(&env.tenant, &key).await? {
+            Some(holder) => {
+                self.load_case(&env.tenant, CaseId::from_uuid(holder))
+                    .await?
+                    .1
+            }
+            None => 0,
+        };
+        Err(EngineError::VersionConflict { current })
+    }
+
+    /// Runs a command against an existing case.
+    pub async fn execute(
+        &self,
+        env: &Envelope,
+        case_id: CaseId,
+        command: CaseCommand,
+    ) -> Result<CommandResult, EngineError> {
+        self.tenant(&env.tenant)?;
+        if let CaseCommand::SubmitClaim(_) = command {
+            return Err(DomainError::ClaimAlreadyExists.into());
+        }
+        let fingerprint = Self::fingerprint(env, || {
+            sha256_hex(&[&case_id.to_string(), &format!("{command:?}")])
+        });
+        if let Some(result) = self.replay(env, &fingerprint).await? {
+            return Ok(result);
+        }
+        let id = case_id.as_uuid();
+        let _queued = self.locks.lock((&env.tenant, id)).await;
+        let (mut case, mut version) = self.load_case(&env.tenant, case_id).await?;
+        for attempt in 0..MAX_ATTEMPTS {
+            if env.expected_version.is_some_and(|v| v != version) {
+                return Err(EngineError::VersionConflict { current: version });
+            }
+            let ctx = Self::ctx(env);
+            let command = self.with_estimate(env, &case, &command, ctx.now)?;
+            let events = case.decide(&command, &ctx)?;
+            let metadata = Self::metadata(env, command.name())?;
+            let new_version = version + events.len() as u64;
+            let mut batch = AppendBatch {
+                recorded_at: Some(ctx.now),
+                ..Default::default()
+            };
+            let mut states = Vec::new();
+            if !events.is_empty() {
+                batch
+                    .streams
+                    .push(Self::stream_write::<Case>(id, version, &events, &metadata));
+                self.follow_ups(env, &ctx, &case, &events, &mut batch, &mut states)
+                    .await?;
+            }
+            let outcome = if events.is_empty() {
+                Outcome::Unchanged
+            } else {
+                Outcome::Updated
+            };
+            let result = Self::result(id, new_version, outcome, &batch.streams);
+            batch.idempotency = Self::idempotency(env, &fingerprint, &result)?;
+            if batch.streams.is_empty() && batch.idempotency.is_none() {
+                return Ok(result);
+            }
+            states.push((
+                id,
+                events.iter().fold(case.clone(), |s, e| s.evolve(e)),
+                new_version,
+            ));
+            match self.commit(env, &batch, states).await {
+                Ok(()) => return Ok(result),
+                Err(StoreError::IdempotencyKeyTaken) => {
+                    return self.replay_after_race(env, &fingerprint).await
+                }
+                Err(StoreError::VersionConflict {
+                    stream_id, current, ..
+                }) => {
+                    if env.expected_version.is_some() || attempt + 1 == MAX_ATTEMPTS {
+                        return Err(EngineError::VersionConflict { current });
+                    }
+                    // Only re-decide when nothing that came in between
+                    // bears on this command's decision.
+                    let newer = self.log.read_stream(&env.tenant, id, version).await?;
+                    for e in &newer {
+                        let event = Case::decode(e)?;
+                        if stream_id == id && command.depends_on(&event) {
+                            return Err(EngineError::VersionConflict {
+                                current: e.version.max(current),
+                            });
+                        }
+                        case = case.evolve(&event);
+                        version = e.version;
+                    }
+                    backoff(attempt).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(EngineError::VersionConflict { current: version })
+    }
+
+    /// Fills in the tenant's estimate for phase changes.
+    fn with_estimate(
+        &self,
+        env: &Envelope,
+        case: &Case,
+        command: &CaseCommand,
+        now: DateTime<Utc>,
+    ) -> Result<CaseCommand, EngineError> {
+        match (command, case.file()) {
+            (
+                CaseCommand::ChangePhase {
+                    to,
+                    reason,
+                    estimate: None,
+                },
+                Some(file),
+            ) => Ok(CaseCommand::ChangePhase {
+                to: *to,
+                reason: reason.clone(),
+                estimate: self.tenant(&env.tenant)?.estimate(&file.benefit, *to, now),
+            }),
+            _ => Ok(command.clone()),
+        }
+    }
+
+    /// What else must be written with events that end a case: its unique
+    /// key is released, and an appeal case reports back to its original.
+    async fn follow_ups(
+        &self,
+        env: &Envelope,
+        ctx: &Ctx,
+        case: &Case,
+        events: &[CaseEvent],
+        batch: &mut AppendBatch,
+        states: &mut Vec<(Uuid, Case, u64)>,
+    ) -> Result<(), EngineError> {
+        let Some(file) = case.file() else {
+            return Ok(());
+        };
+        if !events.iter().any(CaseEvent::ends_case) {
+            return Ok(());
+        }
+        let id = file.id.as_uuid();
+        match file.appeal_of {
+            None => batch
+                .release_keys
+                .push((open_claim_key(file.claimant, &file.benefit), id)),
+            Some(link) => {
+                batch.release_keys.push((appeal_key(&link), id));
+                let (original, version) = self.load_case(&env.tenant, link.original_case).await?;
+                let command = CaseCommand::ConcludeAppeal {
+                    appeal_case: file.id,
+                };
+                match original.decide(&command, ctx) {
+                    Ok(events) if !events.is_empty() => {
+                        let metadata = Self::metadata(env, command.name())?;
+                        let oid = link.original_case.as_uuid();
+                        batch
+                            .streams
+                            .push(Self::stream_write::<Case>(oid, version, &events, &metadata));
+                        let state = events.iter().fold(original, |s, e| s.evolve(e));
+                        states.push((oid, state, version + events.len() as u64));
+                    }
+                    // Already concluded: nothing to report.
+                    Ok(_) | Err(DomainError::AppealNotFound(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Appeals a decided contention: the original case records the appeal
+    /// and a linked appeal case opens, atomically. A second active appeal of
+    /// the same contention is refused with `DUPLICATE_APPEAL`, also when two
+    /// race.
+    pub async fn file_appeal(
+        &self,
+        env: &Envelope,
+        original: CaseId,
+        contention: ContentionId,
+        entry: NewChannelEntry,
+    ) -> Result<CommandResult, EngineError> {
+        let config = self.tenant(&env.tenant)?;
+        let fingerprint = Self::fingerprint(env, || {
+            sha256_hex(&[
+                "appeal",
+                &original.to_string(),
+                &contention.to_string(),
+                entry.channel.code(),
+                entry.external_id.as_str(),
+            ])
+        });
+        if let Some(result) = self.replay(env, &fingerprint).await? {
+            return Ok(result);
+        }
+        let _queued = self.locks.lock((&env.tenant, original.as_uuid())).await;
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                backoff(attempt).await;
+            }
+            let ctx = Self::ctx(env);
+            let (case, version) = self.load_case(&env.tenant, original).await?;
+            let file = case.file().ok_or(DomainError::ClaimNotFound)?;
+            let description = file
+                .contentions
+                .iter()
+                .find(|c| c.id == contention)
+                .map(|c| c.description.clone())
+                .ok_or(DomainError::ContentionNotFound(contention))?;
+            let appeal_id = CaseId::generate();
+            let file_appeal = CaseCommand::FileAppeal {
+                contention,
+                appeal_case: appeal_id,
+            };
+            let original_events = case.decide(&file_appeal, &ctx)?;
+            let link = AppealLink {
+                original_case: original,
+                contention,
+            };
+            let submit = CaseCommand::SubmitClaim(SubmitClaim {
+                case_id: appeal_id,
+                claimant: file.claimant,
+                benefit: file.benefit.clone(),
+                contentions: vec![NewContention {
+                    id: ContentionId::generate(),
+                    description,
+                }],
+                entry: entry.clone(),
+                appeal_of: Some(link),
+                estimate: config.estimate(&file.benefit, Phase::ClaimReceived, ctx.now),
+            });
+            let appeal_events = Case::Nonexistent.decide(&submit, &ctx)?;
+            let metadata = Self::metadata(env, "FileAppeal")?;
+            let writes = vec![
+                Self::stream_write::<Case>(
+                    original.as_uuid(),
+                    version,
+                    &original_events,
+                    &metadata,
+                ),
+                Self::stream_write::<Case>(appeal_id.as_uuid(), 0, &appeal_events, &metadata),
+            ];
+            let appeal_version = appeal_events.len() as u64;
+            let result = Self::result(
+                appeal_id.as_uuid(),
+                appeal_version,
+                Outcome::Created,
+                &writes,
+            );
+            let batch = AppendBatch {
+                idempotency: Self::idempotency(env, &fingerprint, &result)?,
+                streams: writes,
+                claim_keys: vec![(appeal_key(&link), appeal_id.as_uuid())],
+                recorded_at: Some(ctx.now),
+                ..Default::default()
+            };
+            let states = vec![
+                (
+                    original.as_uuid(),
+                    original_events
+                        .iter()
+                        .fold(case.clone(), |s, e| s.evolve(e)),
+                    version + original_events.len() as u64,
+                ),
+                (
+                    appeal_id.as_uuid(),
+                    Case::replay(&appeal_events),
+                    appeal_version,
+                ),
+            ];
+            match self.commit(env, &batch, states).await {
+                Ok(()) => return Ok(result),
+                Err(StoreError::KeyTaken { .. }) => {
+                    return Err(DomainError::DuplicateAppeal(contention).into())
+                }
+                Err(StoreError::VersionConflict { .. }) => continue,
+                Err(StoreError::IdempotencyKeyTaken) => {
+                    return self.replay_after_race(env, &fingerprint).await
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(EngineError::VersionConflict { current: 0 })
+    }
+
+    /// Registers a claimant; the file number is unique per tenant.
+    pub async fn register_claimant(
+        &self,
+        env: &Envelope,
+        pii: ClaimantPii,
+    ) -> Result<CommandResult, EngineError> {
+        self.tenant(&env.tenant)?;
+        let fingerprint =
+            Self::fingerprint(env, || sha256_hex(&["register", &pii_fingerprint(&pii)]));
+        if let Some(result) = self.replay(env, &fingerprint).await? {
+            return Ok(result);
+        }
+        let key = file_number_key(&pii.file_number);
+        if let Some(existing) = self.log.key_holder(&env.tenant, &key).await? {
+            return Err(EngineError::ClaimantAlreadyRegistered {
+                existing: ClaimantId::from_uuid(existing),
+            });
+        }
+        let id = ClaimantId::generate();
+        let ctx = Self::ctx(env);
+        let command = ClaimantCommand::Register { id, pii };
+        let events = Claimant::Unknown.decide(&command, &ctx)?;
+        let metadata = Self::metadata(env, "RegisterClaimant")?;
+        let write = Self::stream_write::<Claimant>(id.as_uuid(), 0, &events, &metadata);
+        let result = Self::result(
+            id.as_uuid(),
+            events.len() as u64,
+            Outcome::Created,
+            std::slice::from_ref(&write),
+        );
+        let batch = AppendBatch {
+            idempotency: Self::idempotency(env, &fingerprint, &result)?,
+            streams: vec![write],
+            claim_keys: vec![(key, id.as_uuid())],
+            recorded_at: Some(ctx.now),
+            ..Default::default()
+        };
+        match self.log.append(&env.tenant, &batch).await {
+            Ok(_) => Ok(result),
+            Err(StoreError::KeyTaken { holder, .. }) => {
+                Err(EngineError::ClaimantAlreadyRegistered {
+                    existing: ClaimantId::from_uuid(holder),
+                })
+            }
+            Err(StoreError::IdempotencyKeyTaken) => self.replay_after_race(env, &fingerprint).await,
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Runs a command against a registered claimant. A corrected file
+    /// number moves the claimant's file-number key in the same transaction.
+    pub async fn execute_claimant(
+        &self,
+        env: &Envelope,
+        id: ClaimantId,
+        command: ClaimantCommand,
+    ) -> Result<CommandResult, EngineError> {
+        self.tenant(&env.tenant)?;
+        let fingerprint = Self::fingerprint(env, || match &command {
+            ClaimantCommand::Register { pii, .. } | ClaimantCommand::CorrectPii { pii } => {
+                sha256_hex(&[
+                    &id.to_string(),
+                    command_name(&command),
+                    &pii_fingerprint(pii),
+                ])
+            }
+            other => sha256_hex(&[&id.to_string(), &format!("{other:?}")]),
+        });
+        if let Some(result) = self.replay(env, &fingerprint).await? {
+            return Ok(result);
+        }
+        let (claimant, version) = self.load_claimant(&env.tenant, id).await?;
+        if let Some(expected) = env.expected_version {
+            if expected != version {
+                return Err(EngineError::VersionConflict { current: version });
+            }
+        }
+        let ctx = Self::ctx(env);
+        let events = claimant.decide(&command, &ctx)?;
+        let metadata = Self::metadata(env, command_name(&command))?;
+        let mut batch = AppendBatch {
+            recorded_at: Some(ctx.now),
+            ..Default::default()
+        };
+        if !events.is_empty() {
+            batch.streams.push(Self::stream_write::<Claimant>(
+                id.as_uuid(),
+                version,
+                &events,
+                &metadata,
+            ));
+        }
+        if let (ClaimantCommand::CorrectPii { pii }, Some(record)) = (&command, claimant.record()) {
+            if pii.file_number != record.pii.file_number {
+                batch
+                    .release_keys
+                    .push((file_number_key(&record.pii.file_number), id.as_uuid()));
+                batch
+                    .claim_keys
+                    .push((file_number_key(&pii.file_number), id.as_uuid()));
+            }
+        }
+        let outcome = if events.is_empty() {
+            Outcome::Unchanged
+        } else {
+            Outcome::Updated
+        };
+        let result = Self::result(
+            id.as_uuid(),
+            version + events.len() as u64,
+            outcome,
+            &batch.streams,
+        );
+        batch.idempotency = Self::idempotency(env, &fingerprint, &result)?;
+        if batch.streams.is_empty() && batch.idempotency.is_none() {
+            return Ok(result);
+        }
+        match self.log.append(&env.tenant, &batch).await {
+            Ok(_) => Ok(result),
+            Err(StoreError::VersionConflict { current, .. }) => {
+                Err(EngineError::VersionConflict { current })
+            }
+            Err(StoreError::KeyTaken { holder, .. }) => {
+                Err(EngineError::ClaimantAlreadyRegistered {
+                    existing: ClaimantId::from_uuid(holder),
+                })
+            }
+            Err(StoreError::IdempotencyKeyTaken) => self.replay_after_race(env, &fingerprint).await,
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+fn command_name(command: &ClaimantCommand) -> &'static str {
+    match command {
+        ClaimantCommand::Register { .. } => "RegisterClaimant",
+        ClaimantCommand::CorrectPii { .. } => "CorrectPii",
+        ClaimantCommand::SetRepresentative(_) => "SetRepresentative",
+        ClaimantCommand::SetGuardian(_) => "SetGuardian",
+        ClaimantCommand::SetFlags(_) => "SetFlags",
+        ClaimantCommand::SetRestriction(_) => "SetRestriction",
+    }
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# `make test`: bring up what the tests need, run the gates and every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TEST_DATABASE_URL=$(scripts/ensure-postgres.sh)
+export TEST_DATABASE_URL
+echo "tests use PostgreSQL at ${TEST_DATABASE_URL}"
+
+drop_test_databases() {
+  psql "$TEST_DATABASE_URL" -tAc \
+    "select format('drop database if exists %I with (force);', datname) from pg_database where datname like 'omnicase_t_%'" \
+    | psql "$TEST_DATABASE_URL" -q >/dev/null 2>&1 || true
+}
+drop_test_databases
+trap drop_test_databases EXIT
+
+echo "== cargo fmt --check"
+cargo fmt --all --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast
+  # nextest does not run doctests.
+  cargo test --workspace --locked --doc
+else
+  cargo test --workspace --locked --no-fail-fast
+fi

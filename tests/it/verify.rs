@@ -1,0 +1,148 @@
+//! The hash chain detects modified and deleted events.
+
+use domain::*;
+use store::TamperKind;
+use tests::*;
+
+async fn seeded(backend: Backend) -> (World, CaseId) {
+    let w = world(backend).await;
+    let claimant = w.claimant("alpha", "123456789").await;
+    let r = w
+        .engine
+        .submit_claim(
+            &env("alpha", "c"),
+            submission(claimant, Channel::Web, "w1", at(1, 9)),
+        )
+        .await
+        .unwrap();
+    let id = CaseId::from_uuid(r.stream_id);
+    for to in [Phase::UnderReview, Phase::GatheringOfEvidence] {
+        w.engine
+            .execute(
+                &env("alpha", "cw"),
+                id,
+                CaseCommand::ChangePhase {
+                    to,
+                    reason: None,
+                    estimate: None,
+                },
+            )
+            .await
+            .unwrap();
+    }
+    (w, id)
+}
+
+/// Runs raw SQL with the append-only triggers out of the way, as someone
+/// with direct database access could.
+async fn tamper(t: &TestLog, sql: &str) {
+    match &t.raw {
+        Raw::Postgres(pg) => {
+            let mut tx = pg.pool().begin().await.unwrap();
+            sqlx::query("ALTER TABLE events DISABLE TRIGGER events_no_update")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            sqlx::query(sql).execute(&mut *tx).await.unwrap();
+            sqlx::query("ALTER TABLE events ENABLE TRIGGER events_no_update")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+        Raw::Sqlite(lite) => {
+            let mut tx = lite.writer().begin().await.unwrap();
+            sqlx::query("DROP TRIGGER events_no_update")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            sqlx::query("DROP TRIGGER events_no_delete")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            sqlx::query(sql).execute(&mut *tx).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+    }
+}
+
+fn problems(report: &store::VerifyReport) -> Vec<(u64, TamperKind)> {
+    report
+        .findings
+        .iter()
+        .map(|f| (f.version, f.problem))
+        .collect()
+}
+
+async fn intact_log_verifies(backend: Backend) {
+    let (w, _) = seeded(backend).await;
+    let report = w.t.log.verify().await.unwrap();
+    assert_eq!((report.streams, report.findings.len()), (2, 0));
+    assert!(report.events >= 5);
+}
+both!(intact_log_verifies);
+
+async fn events_cannot_be_updated_or_deleted_through_sql(backend: Backend) {
+    let (w, _) = seeded(backend).await;
+    let (update, delete) = ("UPDATE events SET event_type = 'X'", "DELETE FROM events");
+    match &w.t.raw {
+        Raw::Postgres(pg) => {
+            assert!(sqlx::query(update).execute(pg.pool()).await.is_err());
+            assert!(sqlx::query(delete).execute(pg.pool()).await.is_err());
+        }
+        Raw::Sqlite(lite) => {
+            assert!(sqlx::query(update).execute(lite.writer()).await.is_err());
+            assert!(sqlx::query(delete).execute(lite.writer()).await.is_err());
+        }
+    }
+}
+both!(events_cannot_be_updated_or_deleted_through_sql);
+
+async fn modified_event_is_detected(backend: Backend) {
+    let (w, id) = seeded(backend).await;
+    let sql = match backend {
+        Backend::Postgres => format!("UPDATE events SET payload = '{{\"forged\":true}}' WHERE stream_id = '{id}' AND version = 3"),
+        Backend::Sqlite => {
+            "UPDATE events SET payload = '{\"forged\":true}' WHERE version = 3 AND kind = 'case'".to_owned()
+        }
+    };
+    tamper(&w.t, &sql).await;
+    assert_eq!(
+        problems(&w.t.log.verify().await.unwrap()),
+        [(3, TamperKind::Modified)]
+    );
+}
+both!(modified_event_is_detected);
+
+async fn deleted_event_is_detected(backend: Backend) {
+    let (w, id) = seeded(backend).await;
+    let sql = match backend {
+        Backend::Postgres => format!("DELETE FROM events WHERE stream_id = '{id}' AND version = 2"),
+        Backend::Sqlite => "DELETE FROM events WHERE version = 2 AND kind = 'case'".to_owned(),
+    };
+    tamper(&w.t, &sql).await;
+    assert_eq!(
+        problems(&w.t.log.verify().await.unwrap()),
+        [(3, TamperKind::Missing)]
+    );
+}
+both!(deleted_event_is_detected);
+
+async fn deleted_last_event_is_detected(backend: Backend) {
+    let (w, id) = seeded(backend).await;
+    let (_, version) = w.engine.load_case(&tenant("alpha"), id).await.unwrap();
+    let sql = match backend {
+        Backend::Postgres => {
+            format!("DELETE FROM events WHERE stream_id = '{id}' AND version = {version}")
+        }
+        Backend::Sqlite => {
+            format!("DELETE FROM events WHERE version = {version} AND kind = 'case'")
+        }
+    };
+    tamper(&w.t, &sql).await;
+    assert_eq!(
+        problems(&w.t.log.verify().await.unwrap()),
+        [(version, TamperKind::TailMissing)]
+    );
+}
+both!(deleted_last_event_is_detected);
