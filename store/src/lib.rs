@@ -21,13 +21,36 @@ pub use sqlite::SqliteLog;
 
 use std::sync::Arc;
 
-/// Opens the log named by a database URL: `postgres://…` or `sqlite://…`.
-pub async fn connect(url: &str) -> Result<Arc<dyn EventLog>, StoreError> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(PgLog::connect(url).await?))
-    } else if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteLog::connect(url).await?))
-    } else {
-        Err(StoreError::UnsupportedUrl)
+/// An opened database: the event log, and the pool read models share
+/// with it (so a projection commits with its checkpoint in one
+/// transaction next to the events).
+#[derive(Clone, Debug)]
+pub enum Database {
+    Postgres(PgLog),
+    Sqlite(SqliteLog),
+}
+
+impl Database {
+    /// Opens the database named by a URL: `postgres://…` or `sqlite:…`.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Database::Postgres(PgLog::connect(url).await?))
+        } else if url.starts_with("sqlite:") {
+            Ok(Database::Sqlite(SqliteLog::connect(url).await?))
+        } else {
+            Err(StoreError::UnsupportedUrl)
+        }
     }
+
+    pub fn log(&self) -> Arc<dyn EventLog> {
+        match self {
+            Database::Postgres(pg) => Arc::new(pg.clone()),
+            Database::Sqlite(lite) => Arc::new(lite.clone()),
+        }
+    }
+}
+
+/// Opens the log named by a database URL: `postgres://…` or `sqlite:…`.
+pub async fn connect(url: &str) -> Result<Arc<dyn EventLog>, StoreError> {
+    Ok(Database::connect(url).await?.log())
 }

@@ -41,14 +41,19 @@ impl SqliteLog {
             .await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(options.read_only(false))
+            .connect_with(options)
             .await?;
         Ok(Self { writer, reader })
     }
 
-    /// The write pool (one connection); tests use it to tamper with the log.
+    /// The write pool (one connection): every write to this file goes
+    /// through it, read models included.
     pub fn writer(&self) -> &SqlitePool {
         &self.writer
+    }
+
+    pub fn reader(&self) -> &SqlitePool {
+        &self.reader
     }
 }
 

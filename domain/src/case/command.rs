@@ -133,7 +133,8 @@ impl CaseCommand {
     pub fn depends_on(&self, event: &CaseEvent) -> bool {
         use CaseCommand::*;
         use CaseEvent as E;
-        if event.ends_case() {
+        // Contacts and appeal bookkeeping are accepted on closed cases too.
+        if event.ends_case() && !matches!(self, RecordContact(_) | ConcludeAppeal { .. }) {
             return true;
         }
         match self {

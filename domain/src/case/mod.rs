@@ -205,6 +205,9 @@ impl Case {
                 // decision: it must be proposed again on the new evidence.
                 if *back && *to < Phase::PendingDecisionApproval {
                     file.decision = None;
+                    for c in &mut file.contentions {
+                        c.adjudication = Adjudication::Pending;
+                    }
                 }
             }
             EstimateChanged { estimate, .. } => file.estimate = Some(*estimate),
