@@ -377,11 +377,55 @@ pub fn upcast(
     Ok(payload)
 }
 
+/// Every case event type this build reads.
+pub const CASE_EVENT_TYPES: &[&str] = &[
+    "ClaimSubmitted",
+    "ChannelEntryAttached",
+    "ClaimDateChanged",
+    "DocumentAttached",
+    "DocumentLinked",
+    "EvidenceRequested",
+    "EvidenceStatusChanged",
+    "Waiver5103Submitted",
+    "RequestMarkedOverdue",
+    "ReminderIssued",
+    "PhaseChanged",
+    "EstimateChanged",
+    "CaseAssigned",
+    "CaseUnassigned",
+    "CaseRoutedToTeam",
+    "ContactRecorded",
+    "DecisionProposed",
+    "DecisionApproved",
+    "DecisionReturned",
+    "DecisionLetterMailed",
+    "CaseWithdrawn",
+    "CaseMerged",
+    "AppealFiled",
+    "AppealConcluded",
+];
+
+/// Every claimant event type this build reads.
+pub const CLAIMANT_EVENT_TYPES: &[&str] = &[
+    "ClaimantRegistered",
+    "PiiCorrected",
+    "RepresentativeChanged",
+    "GuardianChanged",
+    "FlagsChanged",
+    "RestrictionChanged",
+];
+
 fn typed<T: serde::de::DeserializeOwned>(
+    known: &[&str],
     event_type: &str,
     schema_version: i32,
     payload: &str,
 ) -> Result<T, DecodeError> {
+    // Decided by name, so a corrupt nested tag of a known type is reported
+    // as malformed, never as a type a consumer might skip.
+    if !known.contains(&event_type) {
+        return Err(DecodeError::UnknownType(event_type.to_owned()));
+    }
     let malformed = |source| DecodeError::Malformed {
         event_type: event_type.to_owned(),
         source,
@@ -391,13 +435,7 @@ fn typed<T: serde::de::DeserializeOwned>(
     let mut wrapper = serde_json::Map::new();
     wrapper.insert("type".into(), Value::String(event_type.to_owned()));
     wrapper.insert("payload".into(), body);
-    serde_json::from_value(Value::Object(wrapper)).map_err(|e| {
-        if e.to_string().starts_with("unknown variant") {
-            DecodeError::UnknownType(event_type.to_owned())
-        } else {
-            malformed(e)
-        }
-    })
+    serde_json::from_value(Value::Object(wrapper)).map_err(malformed)
 }
 
 pub fn decode_case(
@@ -405,7 +443,12 @@ pub fn decode_case(
     schema_version: i32,
     payload: &str,
 ) -> Result<CaseEvent, DecodeError> {
-    case_from_v1(typed(event_type, schema_version, payload)?)
+    case_from_v1(typed(
+        CASE_EVENT_TYPES,
+        event_type,
+        schema_version,
+        payload,
+    )?)
 }
 
 pub fn decode_claimant(
@@ -413,7 +456,12 @@ pub fn decode_claimant(
     schema_version: i32,
     payload: &str,
 ) -> Result<ClaimantEvent, DecodeError> {
-    claimant_from_v1(typed(event_type, schema_version, payload)?)
+    claimant_from_v1(typed(
+        CLAIMANT_EVENT_TYPES,
+        event_type,
+        schema_version,
+        payload,
+    )?)
 }
 
 // ----------------------------------------------------------- domain -> stored
