@@ -3,9 +3,9 @@ CARGO ?= cargo
 
 .PHONY: run test build lint fmt clean-db
 
-## Build and run omnicase on the embedded default (SQLite file in .omnicase/).
+## Build and serve the API on the embedded default (SQLite file in .omnicase/), with demo data.
 run:
-	$(CARGO) run -p services --bin omnicase -- demo
+	$(CARGO) run -p services --bin omnicase -- serve
 
 ## Bring up PostgreSQL if needed, then fmt check, clippy -D warnings and every test.
 test:

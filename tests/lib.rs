@@ -186,6 +186,14 @@ macro_rules! both {
 }
 
 impl TestLog {
+    /// The same database as a `store::Database` (for read models).
+    pub fn database(&self) -> store::Database {
+        match &self.raw {
+            Raw::Postgres(pg) => store::Database::Postgres(pg.clone()),
+            Raw::Sqlite(l) => store::Database::Sqlite(l.clone()),
+        }
+    }
+
     /// Every event, in feed order. The PostgreSQL feed only shows
     /// transactions below the cluster-wide visibility horizon, which other
     /// tests' open transactions hold back for a moment: count the rows
@@ -214,4 +222,113 @@ impl TestLog {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
     }
+}
+
+/// The whole application on a fresh database: router for `oneshot`
+/// requests, projector running in the background, tenants `alpha`/`beta`.
+pub struct ApiWorld {
+    pub t: TestLog,
+    pub app: services::server::App,
+    pub router: axum::Router,
+    projector: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for ApiWorld {
+    fn drop(&mut self) {
+        self.projector.abort();
+    }
+}
+
+pub async fn api_world(backend: Backend) -> ApiWorld {
+    use services::config::{RawBenefit, RawTenant, Settings};
+    let t = fresh_log(backend).await;
+    let mut settings = Settings::load(None, Some(&t.url)).unwrap();
+    let mut benefit = RawBenefit::default();
+    benefit
+        .estimate_days
+        .insert("CLAIM_RECEIVED".into(), [90, 150]);
+    benefit
+        .estimate_days
+        .insert("GATHERING_OF_EVIDENCE".into(), [60, 120]);
+    let tenant = RawTenant {
+        benefits: [
+            ("COMPENSATION".to_owned(), benefit.clone()),
+            ("PENSION".to_owned(), benefit),
+        ]
+        .into_iter()
+        .collect(),
+    };
+    settings.tenants = [
+        ("alpha".to_owned(), tenant.clone()),
+        ("beta".to_owned(), tenant),
+    ]
+    .into_iter()
+    .collect();
+    let app = services::server::App::open(settings).await.unwrap();
+    let router = app.router();
+    let projector = tokio::spawn(app.projector.clone().run(std::future::pending()));
+    ApiWorld {
+        t,
+        app,
+        router,
+        projector,
+    }
+}
+
+impl ApiWorld {
+    pub fn token(
+        &self,
+        tenant_name: &str,
+        subject: &str,
+        roles: &[graphql::auth::Role],
+        claimant: Option<ClaimantId>,
+        sensitive: bool,
+    ) -> String {
+        let auth = &self.app.settings.auth;
+        graphql::auth::mint_hs256(
+            auth.hs256_secret.as_deref().unwrap().as_bytes(),
+            &auth.issuer,
+            &auth.audience,
+            &graphql::auth::DevToken {
+                tenant: tenant(tenant_name),
+                subject: ActorId::parse(subject).unwrap(),
+                roles: roles.to_vec(),
+                sensitive,
+                claimant,
+                ttl: chrono::Duration::hours(1),
+            },
+            Utc::now(),
+        )
+        .unwrap()
+    }
+
+    /// POSTs a GraphQL request through the router (no socket).
+    pub async fn gql(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: serde_json::Value,
+    ) -> serde_json::Value {
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        let body = serde_json::json!({ "query": query, "variables": variables }).to_string();
+        let mut request =
+            axum::http::Request::post("/graphql").header("content-type", "application/json");
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let response = self
+            .router
+            .clone()
+            .oneshot(request.body(axum::body::Body::from(body)).unwrap())
+            .await
+            .unwrap();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+}
+
+/// The `extensions.code` of the first error, if any.
+pub fn error_code(response: &serde_json::Value) -> Option<&str> {
+    response["errors"][0]["extensions"]["code"].as_str()
 }

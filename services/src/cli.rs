@@ -1,10 +1,13 @@
 //! `omnicase` subcommands.
 
 use crate::config::{ConfigError, Settings};
-use crate::submission::{NewClaimSubmission, SubmissionError};
+use crate::seed::{file_submission, submissions_in, SeedError};
+use crate::server::{metrics_handle, App, AppError};
+use chrono::Utc;
 use clap::{Parser, Subcommand};
-use domain::{ActorId, CaseId, Channel, TenantId};
-use engine::{ClaimSubmission, Engine, EngineError, Envelope};
+use domain::{ActorId, CaseId, ClaimantId, FileNumber, TenantId};
+use engine::{EngineError, Envelope};
+use graphql::auth::{mint_hs256, DevToken, Role};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -35,18 +38,48 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Serve the GraphQL API (and keep the read models up to date).
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:8080 (overrides `listen`).
+        #[arg(long)]
+        listen: Option<String>,
+    },
     /// Create or upgrade the database schema.
     Migrate,
     /// Recompute every stream's hash chain; exit 1 if anything was altered.
     Verify,
     /// File the claim in a submission document (registers the claimant if new).
     Submit { file: PathBuf },
-    /// Print a case as the log knows it.
-    Show { case_id: uuid::Uuid },
-    /// Migrate, file every submission in a folder, and show the cases.
-    Demo {
+    /// File every submission document in a folder (idempotent).
+    Seed {
         #[arg(default_value = "fixtures/claims")]
         dir: PathBuf,
+    },
+    /// Print a case as the log knows it.
+    Show { case_id: uuid::Uuid },
+    /// Replay the log into fresh read models and switch over, without downtime.
+    Rebuild,
+    /// Write the GraphQL SDL.
+    Schema {
+        #[arg(long, default_value = "graphql/schema.graphql")]
+        out: PathBuf,
+    },
+    /// Mint a development token (HS256, from the configured secret).
+    Token {
+        /// CITIZEN, AGENT, CASEWORKER, APPROVER, SUPERVISOR, INTEGRATOR (repeatable).
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// The `sub` claim; defaults to the role name in lower case.
+        #[arg(long)]
+        subject: Option<String>,
+        /// For CITIZEN tokens: the claimant id, or a file number to look up.
+        #[arg(long)]
+        claimant: Option<String>,
+        /// Grant the SENSITIVE permission.
+        #[arg(long)]
+        sensitive: bool,
+        #[arg(long, default_value_t = 8)]
+        ttl_hours: i64,
     },
 }
 
@@ -55,19 +88,23 @@ pub enum CliError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
+    App(#[from] AppError),
+    #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Engine(#[from] EngineError),
-    #[error("{path}: {source}")]
-    Submission {
-        path: String,
-        #[source]
-        source: SubmissionError,
-    },
+    #[error(transparent)]
+    Seed(#[from] SeedError),
+    #[error(transparent)]
+    Read(#[from] projections::ReadError),
+    #[error(transparent)]
+    Auth(#[from] graphql::auth::AuthError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error("{0}")]
     Input(#[from] domain::ParseError),
+    #[error("{0}")]
+    Usage(String),
     #[error("case {0} not found")]
     NotFound(CaseId),
 }
@@ -76,81 +113,271 @@ impl CliError {
     pub fn code(&self) -> &'static str {
         match self {
             CliError::Config(_) => "BAD_CONFIGURATION",
+            CliError::App(e) => e.code(),
             CliError::Store(e) => e.code(),
             CliError::Engine(e) => e.code(),
-            CliError::Submission { source, .. } => source.code(),
+            CliError::Seed(e) => e.code(),
+            CliError::Read(e) => e.code(),
+            CliError::Auth(e) => e.code(),
             CliError::Io(_) => "IO_ERROR",
-            CliError::Input(_) => domain::ParseError::CODE,
+            CliError::Input(_) | CliError::Usage(_) => domain::ParseError::CODE,
             CliError::NotFound(_) => "CLAIM_NOT_FOUND",
         }
     }
 }
 
-/// Makes sure the folder of a SQLite file exists.
-fn prepare_sqlite_dir(url: &str) -> Result<(), std::io::Error> {
-    if let Some(path) = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-    {
-        let path = path.split('?').next().unwrap_or(path);
-        if let Some(parent) = Path::new(path)
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(parent)?;
+impl Cli {
+    pub async fn run(self) -> Result<ExitCode, CliError> {
+        let settings = Settings::load(self.config.as_deref(), self.database_url.as_deref())?;
+        let tenant = TenantId::parse(&self.tenant)?;
+        let env = Envelope::new(tenant.clone(), ActorId::parse(&self.actor)?);
+        match self.command {
+            Command::Schema { out } => {
+                std::fs::write(&out, graphql::sdl())?;
+                eprintln!("wrote {}", out.display());
+                return Ok(ExitCode::SUCCESS);
+            }
+            Command::Serve { listen } => return serve(settings, listen, &env).await,
+            _ => {}
+        }
+        let app = App::open(settings).await?;
+        match self.command {
+            Command::Serve { .. } | Command::Schema { .. } => {}
+            Command::Migrate => eprintln!("schema is up to date"),
+            Command::Verify => return verify(app.log.as_ref()).await,
+            Command::Submit { file } => {
+                let r = file_submission(&app.engine, &env, &file).await?;
+                println!(
+                    "{}",
+                    json!({"caseId": r.stream_id, "version": r.version, "outcome": r.outcome, "replayed": r.replayed})
+                );
+            }
+            Command::Seed { dir } => seed(&app, &env, &dir, true).await?,
+            Command::Show { case_id } => {
+                println!("{:#}", show(&app, &env, CaseId::from_uuid(case_id)).await?)
+            }
+            Command::Rebuild => rebuild(&app).await?,
+            Command::Token {
+                roles,
+                subject,
+                claimant,
+                sensitive,
+                ttl_hours,
+            } => {
+                let roles = roles
+                    .iter()
+                    .map(|r| {
+                        Role::parse(&r.to_uppercase())
+                            .ok_or_else(|| CliError::Usage(format!("unknown role {r}")))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let claimant = match claimant {
+                    None => None,
+                    Some(c) => Some(resolve_claimant(&app, &tenant, &c).await?),
+                };
+                let subject = subject.unwrap_or_else(|| {
+                    roles
+                        .first()
+                        .map(|r| r.code().to_lowercase())
+                        .unwrap_or_default()
+                });
+                let token = dev_token(
+                    &app,
+                    &tenant,
+                    &subject,
+                    roles,
+                    claimant,
+                    sensitive,
+                    chrono::Duration::hours(ttl_hours),
+                )?;
+                println!("{token}");
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+async fn resolve_claimant(app: &App, tenant: &TenantId, raw: &str) -> Result<ClaimantId, CliError> {
+    if let Ok(id) = uuid::Uuid::parse_str(raw) {
+        return Ok(ClaimantId::from_uuid(id));
+    }
+    let file_number = FileNumber::parse(raw)?;
+    app.engine
+        .find_claimant(tenant, &file_number)
+        .await?
+        .ok_or_else(|| CliError::Usage("no claimant with that file number".into()))
+}
+
+fn dev_token(
+    app: &App,
+    tenant: &TenantId,
+    subject: &str,
+    roles: Vec<Role>,
+    claimant: Option<ClaimantId>,
+    sensitive: bool,
+    ttl: chrono::Duration,
+) -> Result<String, CliError> {
+    let secret = app
+        .settings
+        .auth
+        .hs256_secret
+        .as_deref()
+        .ok_or_else(|| CliError::Usage("`omnicase token` needs auth.hs256_secret".into()))?;
+    let token = DevToken {
+        tenant: tenant.clone(),
+        subject: ActorId::parse(subject)?,
+        roles,
+        sensitive,
+        claimant,
+        ttl,
+    };
+    Ok(mint_hs256(
+        secret.as_bytes(),
+        &app.settings.auth.issuer,
+        &app.settings.auth.audience,
+        &token,
+        Utc::now(),
+    )?)
+}
+
+async fn seed(app: &App, env: &Envelope, dir: &Path, print: bool) -> Result<(), CliError> {
+    for file in submissions_in(dir)? {
+        let r = file_submission(&app.engine, env, &file).await?;
+        if print {
+            eprintln!(
+                "{}: case {} {:?}{}",
+                file.display(),
+                r.stream_id,
+                r.outcome,
+                if r.replayed { " (already filed)" } else { "" }
+            );
         }
     }
     Ok(())
 }
 
-impl Cli {
-    pub async fn run(self) -> Result<ExitCode, CliError> {
-        let settings = Settings::load(self.config.as_deref(), self.database_url.as_deref())?;
-        prepare_sqlite_dir(&settings.database_url)?;
-        let log = store::connect(&settings.database_url).await?;
-        let engine = Engine::new(log.clone(), settings.tenants()?);
-        let env = Envelope::new(TenantId::parse(&self.tenant)?, ActorId::parse(&self.actor)?);
-        match self.command {
-            Command::Migrate => {
-                log.migrate().await?;
-                eprintln!("schema is up to date");
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
             }
-            Command::Verify => return verify(log.as_ref()).await,
-            Command::Submit { file } => {
-                log.migrate().await?;
-                let result = submit(&engine, &env, &file).await?;
-                println!("{result}");
-            }
-            Command::Show { case_id } => {
-                println!(
-                    "{:#}",
-                    show(&engine, &env, CaseId::from_uuid(case_id)).await?
-                );
-            }
-            Command::Demo { dir } => {
-                log.migrate().await?;
-                let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)?
-                    .filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| p.extension().is_some_and(|x| x == "json"))
-                    .collect();
-                files.sort();
-                let mut cases = Vec::new();
-                for file in &files {
-                    let result = submit(&engine, &env, file).await?;
-                    eprintln!("{}: {result}", file.display());
-                    if let Some(id) = result["caseId"].as_str().and_then(|s| s.parse().ok()) {
-                        if !cases.contains(&id) {
-                            cases.push(id);
-                        }
-                    }
-                }
-                for id in cases {
-                    println!("{:#}", show(&engine, &env, CaseId::from_uuid(id)).await?);
-                }
-            }
+            Err(_) => std::future::pending::<()>().await,
         }
-        Ok(ExitCode::SUCCESS)
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
     }
+}
+
+async fn serve(
+    settings: Settings,
+    listen: Option<String>,
+    env: &Envelope,
+) -> Result<ExitCode, CliError> {
+    let started = std::time::Instant::now();
+    metrics_handle();
+    let addr = listen.unwrap_or_else(|| settings.listen.clone());
+    let app = App::open(settings).await?;
+    if app.settings.uses_dev_secret() {
+        tracing::warn!("using the built-in development token secret: set auth.hs256_secret (or an RSA/JWKS key) in production");
+    }
+    if app.settings.dev
+        && app.log.read_feed(Default::default(), 1).await?.is_empty()
+        && Path::new("fixtures/claims").is_dir()
+    {
+        seed(&app, env, Path::new("fixtures/claims"), false).await?;
+    }
+    app.projector.catch_up().await?;
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    let local = listener.local_addr()?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let projector = tokio::spawn(app.projector.clone().run(async move {
+        let mut rx = stop_rx;
+        let _ = rx.wait_for(|stop| *stop).await;
+    }));
+    banner(&app, env, local, started.elapsed()).await;
+    axum::serve(listener, app.router())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    let _ = stop_tx.send(true);
+    let _ = projector.await;
+    eprintln!("omnicase stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn banner(app: &App, env: &Envelope, addr: std::net::SocketAddr, took: std::time::Duration) {
+    eprintln!(
+        "omnicase is serving on http://{addr}/graphql  (started in {} ms)",
+        took.as_millis()
+    );
+    if !app.settings.dev {
+        return;
+    }
+    eprintln!("  GraphiQL: open http://{addr}/graphql in a browser");
+    let citizen = match FileNumber::parse("123456789") {
+        Ok(f) => app
+            .engine
+            .find_claimant(&env.tenant, &f)
+            .await
+            .ok()
+            .flatten(),
+        Err(_) => None,
+    };
+    let mint = |subject: &str, roles: Vec<Role>, claimant| {
+        dev_token(
+            app,
+            &env.tenant,
+            subject,
+            roles,
+            claimant,
+            false,
+            chrono::Duration::hours(8),
+        )
+        .unwrap_or_default()
+    };
+    if let Some(c) = citizen {
+        eprintln!(
+            "  citizen token (Alex Rivera):\n    {}",
+            mint("alex.rivera", vec![Role::Citizen], Some(c))
+        );
+    }
+    eprintln!(
+        "  agent token:\n    {}",
+        mint("agent.smith", vec![Role::Agent], None)
+    );
+    eprintln!(
+        "  caseworker token:\n    {}",
+        mint("caseworker.jones", vec![Role::Caseworker], None)
+    );
+    eprintln!("  try: curl -s http://{addr}/graphql -H 'content-type: application/json' -H \"authorization: Bearer $TOKEN\" \\\n         -d '{{\"query\":\"{{ myClaims {{ edges {{ node {{ id status claimDate estimatedCompletion {{ earliest latest }} }} }} }} }}\"}}'");
+}
+
+async fn rebuild(app: &App) -> Result<(), CliError> {
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} rebuilding read models [{bar:40}] {pos}/{len} events ({per_sec}, {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let generation = app
+        .projector
+        .rebuild(|done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        })
+        .await?;
+    bar.finish();
+    eprintln!("read models rebuilt; generation {generation} is live");
+    Ok(())
 }
 
 async fn verify(log: &dyn EventLog) -> Result<ExitCode, CliError> {
@@ -178,59 +405,8 @@ async fn verify(log: &dyn EventLog) -> Result<ExitCode, CliError> {
     })
 }
 
-async fn submit(
-    engine: &Engine,
-    env: &Envelope,
-    file: &Path,
-) -> Result<serde_json::Value, CliError> {
-    let bytes = std::fs::read(file)?;
-    let s = NewClaimSubmission::parse(&bytes).map_err(|source| CliError::Submission {
-        path: file.display().to_string(),
-        source,
-    })?;
-    let env = Envelope {
-        channel: Some(s.channel.clone()),
-        ..env.clone()
-    };
-    let claimant = match engine
-        .find_claimant(&env.tenant, &s.claimant.file_number)
-        .await?
-    {
-        Some(id) => id,
-        None => match engine.register_claimant(&env, s.claimant.clone()).await {
-            Ok(r) => domain::ClaimantId::from_uuid(r.stream_id),
-            Err(EngineError::ClaimantAlreadyRegistered { existing }) => existing,
-            Err(e) => return Err(e.into()),
-        },
-    };
-    let result = engine
-        .submit_claim(
-            &env,
-            ClaimSubmission {
-                claimant,
-                benefit: s.benefit,
-                contentions: s.contentions,
-                channel: s.channel,
-                external_id: s.external_id,
-                received_at: s.received_at,
-                submitted_by: s.submitted_by,
-            },
-        )
-        .await?;
-    Ok(json!({
-        "caseId": result.stream_id,
-        "version": result.version,
-        "outcome": result.outcome,
-        "replayed": result.replayed,
-    }))
-}
-
-fn channel(c: &Channel) -> &str {
-    c.code()
-}
-
-async fn show(engine: &Engine, env: &Envelope, id: CaseId) -> Result<serde_json::Value, CliError> {
-    let (case, version) = engine.load_case(&env.tenant, id).await?;
+async fn show(app: &App, env: &Envelope, id: CaseId) -> Result<serde_json::Value, CliError> {
+    let (case, version) = app.engine.load_case(&env.tenant, id).await?;
     let file = case.file().ok_or(CliError::NotFound(id))?;
     Ok(json!({
         "caseId": file.id.to_string(),
@@ -247,7 +423,7 @@ async fn show(engine: &Engine, env: &Envelope, id: CaseId) -> Result<serde_json:
             "adjudication": c.adjudication.code(),
         })).collect::<Vec<_>>(),
         "channelEntries": file.entries.iter().map(|e| json!({
-            "channel": channel(&e.channel),
+            "channel": e.channel.code(),
             "externalId": e.external_id.as_str(),
             "receivedAt": e.received_at,
             "recordedAt": e.recorded_at,

@@ -1,21 +1,47 @@
 //! Typed settings: built-in defaults, then a TOML file, then `OMNICASE_*`
-//! environment variables (and `DATABASE_URL`).
+//! environment variables (nested keys with `__`, e.g.
+//! `OMNICASE_AUTH__HS256_SECRET`) and `DATABASE_URL`.
 
 use domain::{BenefitType, Phase, TenantId};
 use engine::{BenefitConfig, TenantConfig, Tenants};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use graphql::auth::{AuthConfig, KeySource};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 const DEFAULTS: &str = include_str!("default.toml");
+pub const DEV_SECRET: &str = "omnicase-development-secret-do-not-use-in-production";
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct Settings {
     pub database_url: String,
+    pub listen: String,
+    /// GraphiQL and first-start demo data.
+    #[serde(default)]
+    pub dev: bool,
+    pub auth: AuthSettings,
     #[serde(default)]
     pub tenants: BTreeMap<String, RawTenant>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct AuthSettings {
+    pub issuer: String,
+    pub audience: String,
+    #[serde(default)]
+    pub hs256_secret: Option<String>,
+    #[serde(default)]
+    pub rs256_public_pem_file: Option<PathBuf>,
+    #[serde(default)]
+    pub jwks_file: Option<PathBuf>,
+    #[serde(default = "default_leeway")]
+    pub leeway_secs: u64,
+}
+
+fn default_leeway() -> u64 {
+    30
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -41,16 +67,26 @@ pub enum ConfigError {
     Benefit(String),
     #[error("configuration: unknown phase {0:?}")]
     Phase(String),
+    #[error(
+        "configuration: auth needs exactly one of hs256_secret, rs256_public_pem_file, jwks_file"
+    )]
+    AuthKeys,
+    #[error("configuration: cannot read {0}: {1}")]
+    File(PathBuf, std::io::Error),
 }
 
 impl Settings {
-    /// Defaults < file (if given) < environment.
+    /// Defaults < file (if given) < environment < explicit database URL.
     pub fn load(file: Option<&Path>, database_url: Option<&str>) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Toml::string(DEFAULTS));
         if let Some(file) = file {
             figment = figment.merge(Toml::file_exact(file));
         }
-        figment = figment.merge(Env::prefixed("OMNICASE_").only(&["database_url"]));
+        figment = figment.merge(
+            Env::prefixed("OMNICASE_")
+                .split("__")
+                .ignore(&["config", "tenant", "log"]),
+        );
         if let Ok(url) = std::env::var("DATABASE_URL") {
             figment = figment.merge(Serialized::default("database_url", url));
         }
@@ -82,6 +118,37 @@ impl Settings {
         }
         Ok(Tenants::new(tenants))
     }
+
+    pub fn auth(&self) -> Result<AuthConfig, ConfigError> {
+        let a = &self.auth;
+        let read =
+            |p: &PathBuf| std::fs::read_to_string(p).map_err(|e| ConfigError::File(p.clone(), e));
+        let keys = match (&a.hs256_secret, &a.rs256_public_pem_file, &a.jwks_file) {
+            (Some(secret), None, None) => KeySource::Hs256 {
+                secret: secret.as_bytes().to_vec(),
+            },
+            (None, Some(pem), None) => KeySource::Rs256Pem {
+                public_pem: read(pem)?,
+            },
+            (None, None, Some(jwks)) => KeySource::Jwks { json: read(jwks)? },
+            // A configured RSA/JWKS key replaces the built-in dev secret.
+            (Some(s), Some(pem), None) if s == DEV_SECRET => KeySource::Rs256Pem {
+                public_pem: read(pem)?,
+            },
+            (Some(s), None, Some(jwks)) if s == DEV_SECRET => KeySource::Jwks { json: read(jwks)? },
+            _ => return Err(ConfigError::AuthKeys),
+        };
+        Ok(AuthConfig {
+            issuer: a.issuer.clone(),
+            audience: a.audience.clone(),
+            keys,
+            leeway_secs: a.leeway_secs,
+        })
+    }
+
+    pub fn uses_dev_secret(&self) -> bool {
+        self.auth.hs256_secret.as_deref() == Some(DEV_SECRET)
+    }
 }
 
 #[cfg(test)]
@@ -99,7 +166,7 @@ mod tests {
         let (Ok(tenants), Ok(demo)) = (tenants, demo) else {
             panic!("default configuration must load");
         };
-        let config = tenants.get(&demo);
-        assert!(config.is_some_and(|c| c.benefits.len() == 3));
+        assert!(tenants.get(&demo).is_some_and(|c| c.benefits.len() == 3));
+        assert!(settings.is_ok_and(|s| s.uses_dev_secret() && s.auth().is_ok()));
     }
 }

@@ -1,7 +1,8 @@
-//! The `omnicase` binary's parts: configuration, the CLI commands, and the
-//! channel-submission document they read. The server joins here with the
-//! read side.
+//! The `omnicase` binary's parts: configuration, the assembled application
+//! and its HTTP router, the CLI commands, and the submission document.
 
 pub mod cli;
 pub mod config;
+pub mod seed;
+pub mod server;
 pub mod submission;

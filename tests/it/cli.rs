@@ -21,12 +21,12 @@ async fn cli_migrate_demo_verify(backend: Backend) {
     let t = fresh_log(backend).await;
     assert_eq!(omnicase(&t.url, &["migrate"]).await, ExitCode::SUCCESS);
     assert_eq!(
-        omnicase(&t.url, &["demo", &fixtures()]).await,
+        omnicase(&t.url, &["seed", &fixtures()]).await,
         ExitCode::SUCCESS
     );
     let after_first = t.all_events().await.len();
     assert_eq!(
-        omnicase(&t.url, &["demo", &fixtures()]).await,
+        omnicase(&t.url, &["seed", &fixtures()]).await,
         ExitCode::SUCCESS
     );
     let after_second = t.all_events().await.len();

@@ -2,9 +2,13 @@
 //! PostgreSQL server (a fresh database per test).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod api;
 mod cli;
 mod concurrency;
 mod engine_flows;
 mod feed;
+mod logs;
+mod readmodels;
+mod socket;
 mod tenancy;
 mod verify;

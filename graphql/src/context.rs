@@ -1,0 +1,220 @@
+//! What resolvers share: the application, the caller, and the access rules.
+
+use crate::auth::{Authenticator, Principal, Role};
+use crate::error::{ApiError, ApiResult};
+use async_graphql::Context;
+use chrono::Utc;
+use domain::{Channel, TenantId};
+use engine::{Engine, Envelope};
+use projections::view::{CaseView, ClaimantView};
+use projections::{AuditRecord, Projector, ReadDb};
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// The application as the API sees it.
+pub struct Api {
+    pub engine: Arc<Engine>,
+    pub read: ReadDb,
+    pub projector: Arc<Projector>,
+    pub auth: Arc<Authenticator>,
+    /// How long a mutation waits for its own change to reach the read model.
+    pub read_your_writes: Duration,
+}
+
+pub(crate) fn api<'a>(ctx: &Context<'a>) -> &'a Api {
+    // Installed by `schema()`; absent only if the schema is misassembled.
+    ctx.data_unchecked::<Arc<Api>>()
+}
+
+pub(crate) fn principal<'a>(ctx: &Context<'a>) -> ApiResult<&'a Principal> {
+    ctx.data_opt::<Principal>().ok_or(ApiError::Unauthenticated)
+}
+
+pub(crate) fn require(p: &Principal, roles: &[Role]) -> ApiResult<()> {
+    if roles.iter().any(|r| p.has(*r)) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden)
+    }
+}
+
+pub(crate) const STAFF: &[Role] = &[
+    Role::Agent,
+    Role::Caseworker,
+    Role::Approver,
+    Role::Supervisor,
+];
+
+pub(crate) fn roles_text(p: &Principal) -> String {
+    p.roles
+        .iter()
+        .map(|r| r.code())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The channel a principal's commands come through.
+pub(crate) fn channel_of(p: &Principal, requested: Option<&str>) -> ApiResult<Channel> {
+    if !p.is_staff() {
+        return Ok(Channel::Web);
+    }
+    match requested {
+        Some(code) => Ok(Channel::parse(code)?),
+        None if p.has(Role::Agent) => Ok(Channel::CallCenter),
+        None => Ok(Channel::InPerson),
+    }
+}
+
+pub(crate) fn envelope(p: &Principal, channel: Channel, key: &str) -> ApiResult<Envelope> {
+    if key.trim().is_empty() || key.len() > 200 {
+        return Err(ApiError::BadInput(
+            "idempotencyKey must be 1 to 200 characters".into(),
+        ));
+    }
+    Ok(Envelope::new(p.tenant.clone(), p.subject.clone())
+        .channel(channel)
+        .idempotency_key(format!("{}:{key}", p.subject)))
+}
+
+impl Api {
+    pub(crate) async fn audit(
+        &self,
+        p: &Principal,
+        action: &str,
+        subject_type: &str,
+        subject_id: &str,
+        purpose: &str,
+        outcome: &str,
+    ) -> ApiResult<()> {
+        self.read
+            .record_audit(&AuditRecord {
+                id: Uuid::now_v7(),
+                tenant: p.tenant.to_string(),
+                at: Utc::now(),
+                actor: p.subject.to_string(),
+                roles: roles_text(p),
+                action: action.into(),
+                subject_type: subject_type.into(),
+                subject_id: subject_id.into(),
+                purpose: purpose.into(),
+                outcome: outcome.into(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// A case the principal may see, or `NOT_FOUND` shaped exactly like a
+    /// missing id. Refusals are audited.
+    pub(crate) async fn visible_case(
+        &self,
+        p: &Principal,
+        case_id: Uuid,
+        action: &str,
+    ) -> ApiResult<CaseView> {
+        let Some(view) = self.read.case(&p.tenant, case_id).await? else {
+            self.audit(p, action, "CASE", &case_id.to_string(), "", "NOT_FOUND")
+                .await?;
+            return Err(ApiError::NotFound);
+        };
+        if !self.may_see_claimant(p, view.claimant_id).await? {
+            self.audit(p, action, "CASE", &case_id.to_string(), "", "DENIED")
+                .await?;
+            return Err(ApiError::NotFound);
+        }
+        Ok(view)
+    }
+
+    /// Citizens see only themselves; staff need `SENSITIVE` for restricted
+    /// records; integrators read nothing.
+    pub(crate) async fn may_see_claimant(&self, p: &Principal, claimant: Uuid) -> ApiResult<bool> {
+        if !p.is_staff() {
+            return Ok(p.has(Role::Citizen) && p.claimant.map(|c| c.as_uuid()) == Some(claimant));
+        }
+        if p.sensitive {
+            return Ok(true);
+        }
+        let restricted = self
+            .read
+            .claimant(&p.tenant, claimant)
+            .await?
+            .is_some_and(|c| c.restriction.is_some());
+        Ok(!restricted)
+    }
+
+    /// Write-side check before a command on a case: the case exists for
+    /// this tenant and the principal may act on it. Read from the log, so a
+    /// case created a moment ago is found even before it is projected.
+    pub(crate) async fn actionable_case(
+        &self,
+        p: &Principal,
+        case_id: Uuid,
+    ) -> ApiResult<domain::CaseFile> {
+        let (case, _) = self
+            .engine
+            .load_case(&p.tenant, domain::CaseId::from_uuid(case_id))
+            .await?;
+        let Some(file) = case.file() else {
+            return Err(ApiError::NotFound);
+        };
+        if !self.may_see_claimant(p, file.claimant.as_uuid()).await? {
+            self.audit(p, "COMMAND", "CASE", &case_id.to_string(), "", "DENIED")
+                .await?;
+            return Err(ApiError::NotFound);
+        }
+        Ok(file.clone())
+    }
+
+    /// Waits (bounded) until the read model reflects `version` of the case.
+    pub(crate) async fn await_case(
+        &self,
+        tenant: &TenantId,
+        case_id: Uuid,
+        version: u64,
+    ) -> ApiResult<Option<CaseView>> {
+        self.projector.wake();
+        let deadline = tokio::time::Instant::now() + self.read_your_writes;
+        let mut pause = Duration::from_millis(2);
+        loop {
+            if self
+                .read
+                .case_version(tenant, case_id)
+                .await?
+                .is_some_and(|v| v >= version)
+            {
+                return Ok(self.read.case(tenant, case_id).await?);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                // Acknowledged and durable; the read model is just behind.
+                return Ok(self.read.case(tenant, case_id).await?);
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
+    }
+
+    /// Whether identity values may be shown in full to this principal for
+    /// this claimant: caseworkers, approvers and supervisors by role;
+    /// call-center agents after recording identity verification.
+    pub(crate) async fn full_identity(
+        &self,
+        p: &Principal,
+        claimant: &ClaimantView,
+    ) -> ApiResult<bool> {
+        if p.has(Role::Caseworker) || p.has(Role::Approver) || p.has(Role::Supervisor) {
+            return Ok(true);
+        }
+        if p.has(Role::Agent) {
+            return Ok(self
+                .read
+                .is_verified(
+                    &p.tenant,
+                    p.subject.as_str(),
+                    claimant.claimant_id,
+                    Utc::now(),
+                )
+                .await?);
+        }
+        Ok(false)
+    }
+}

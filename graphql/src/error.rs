@@ -1,0 +1,102 @@
+//! GraphQL errors: a stable `extensions.code`, a safe message, never
+//! internals.
+
+use async_graphql::ErrorExtensions;
+use engine::EngineError;
+use projections::ReadError;
+
+/// The one error type resolvers return.
+#[derive(Debug)]
+pub enum ApiError {
+    Unauthenticated,
+    Forbidden,
+    /// Missing, another person's, another tenant's or restricted: one shape.
+    NotFound,
+    BadInput(String),
+    /// A coded refusal from the domain or the pipeline.
+    Refused {
+        code: &'static str,
+        message: String,
+    },
+    /// Retriable (database down, conflict storm).
+    Unavailable,
+    Internal,
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Unauthenticated => "UNAUTHENTICATED",
+            ApiError::Forbidden => "FORBIDDEN",
+            ApiError::NotFound => "NOT_FOUND",
+            ApiError::BadInput(_) => "BAD_USER_INPUT",
+            ApiError::Refused { code, .. } => code,
+            ApiError::Unavailable => "SERVICE_UNAVAILABLE",
+            ApiError::Internal => "INTERNAL",
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            ApiError::Unauthenticated => "authentication required".into(),
+            ApiError::Forbidden => "not allowed for your role".into(),
+            ApiError::NotFound => "not found".into(),
+            ApiError::BadInput(m) => m.clone(),
+            ApiError::Refused { message, .. } => message.clone(),
+            ApiError::Unavailable => "temporarily unavailable, try again".into(),
+            ApiError::Internal => "internal error".into(),
+        }
+    }
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(e: ApiError) -> Self {
+        let code = e.code();
+        let retriable = matches!(e, ApiError::Unavailable) || code == "VERSION_CONFLICT";
+        async_graphql::Error::new(e.message()).extend_with(|_, ext| {
+            ext.set("code", code);
+            if retriable {
+                ext.set("retriable", true);
+            }
+        })
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        match &e {
+            EngineError::Store(store::StoreError::Unavailable(_)) => ApiError::Unavailable,
+            EngineError::Store(_) | EngineError::Decode(_) | EngineError::Encode(_) => {
+                tracing::error!(code = e.code(), error = %e, "command failed");
+                ApiError::Internal
+            }
+            // A missing or foreign claimant looks exactly like a missing case.
+            EngineError::Domain(
+                domain::DomainError::ClaimNotFound | domain::DomainError::ClaimantNotFound,
+            ) => ApiError::NotFound,
+            EngineError::Invalid(p) => ApiError::BadInput(p.to_string()),
+            _ => ApiError::Refused {
+                code: e.code(),
+                message: e.to_string(),
+            },
+        }
+    }
+}
+
+impl From<ReadError> for ApiError {
+    fn from(e: ReadError) -> Self {
+        if e.code() == "STORE_UNAVAILABLE" {
+            return ApiError::Unavailable;
+        }
+        tracing::error!(code = e.code(), error = %e, "read failed");
+        ApiError::Internal
+    }
+}
+
+impl From<domain::ParseError> for ApiError {
+    fn from(e: domain::ParseError) -> Self {
+        ApiError::BadInput(e.to_string())
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

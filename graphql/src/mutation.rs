@@ -1,0 +1,953 @@
+//! Mutations: one per domain command. Each takes an idempotency key
+//! (replays return the original result) and returns the case's new version
+//! with the claim as the read model shows it after the command.
+
+use crate::auth::{Principal, Role};
+use crate::context::{api, channel_of, envelope, principal, require, STAFF};
+use crate::error::{ApiError, ApiResult};
+use crate::query::parse_id;
+use crate::types::{Adjudication, Claim, Phase, RequestStatus};
+use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::case::{self as dc, ContactKind, NewContact, NewEvidenceRequest, RequestKind};
+use domain::claimant::ClaimantPii;
+use domain::*;
+use engine::{ClaimSubmission, CommandResult, Envelope};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum CommandOutcome {
+    Created,
+    AttachedAsDuplicate,
+    Updated,
+    Unchanged,
+}
+
+impl From<engine::Outcome> for CommandOutcome {
+    fn from(o: engine::Outcome) -> Self {
+        match o {
+            engine::Outcome::Created => CommandOutcome::Created,
+            engine::Outcome::AttachedAsDuplicate => CommandOutcome::AttachedAsDuplicate,
+            engine::Outcome::Updated => CommandOutcome::Updated,
+            engine::Outcome::Unchanged => CommandOutcome::Unchanged,
+        }
+    }
+}
+
+/// What a command on a case did.
+#[derive(SimpleObject)]
+pub struct ClaimPayload {
+    pub case_id: ID,
+    /// The case version after the command.
+    pub version: i64,
+    pub outcome: CommandOutcome,
+    /// True when this is the stored result of an earlier request with the
+    /// same idempotency key.
+    pub replayed: bool,
+    /// The claim as the read model shows it after the command.
+    pub claim: Option<Claim>,
+}
+
+#[derive(SimpleObject)]
+pub struct ClaimantPayload {
+    pub claimant_id: ID,
+    pub version: i64,
+    pub outcome: CommandOutcome,
+    pub replayed: bool,
+}
+
+#[derive(SimpleObject)]
+pub struct VerificationPayload {
+    pub claimant_id: ID,
+    pub verified_until: DateTime<Utc>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct SubmitClaimInput {
+    /// Staff and integrators: whose claim. Citizens: omit (it is theirs).
+    pub claimant_id: Option<ID>,
+    pub benefit_type: String,
+    /// The issues claimed, in plain words.
+    pub contentions: Vec<String>,
+    /// The channel's own id for this submission; defaults to the
+    /// idempotency key.
+    pub external_id: Option<String>,
+    /// When the agency received it (postmark, counter time); defaults to now.
+    pub received_at: Option<DateTime<Utc>>,
+    /// Staff: IN_PERSON, CALL_CENTER, MAIL_SCAN or a registered channel.
+    pub channel: Option<String>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct RegisterClaimantInput {
+    pub file_number: String,
+    pub identity_number: Option<String>,
+    pub given_name: String,
+    pub family_name: String,
+    pub birth_date: NaiveDate,
+    pub postcode: String,
+    #[graphql(default)]
+    pub address_lines: Vec<String>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct DocumentInput {
+    pub document_type: String,
+    pub pages: i32,
+    /// `sha256:` followed by 64 hex digits.
+    pub checksum: String,
+    pub storage_ref: String,
+    pub received_at: Option<DateTime<Utc>>,
+    /// The evidence request this document answers, if known.
+    pub request_id: Option<ID>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct EvidenceRequestInput {
+    pub description: String,
+    /// True: NEEDED_FROM_YOU; false: NEEDED_FROM_OTHERS.
+    pub needed_from_claimant: bool,
+    pub due_date: NaiveDate,
+    /// Internal items never shown to citizens.
+    #[graphql(default)]
+    pub suppressed: bool,
+    /// The statutory 5103 evidence notice.
+    #[graphql(default)]
+    pub notice_5103: bool,
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ContactKindInput {
+    Inbound,
+    Outbound,
+    Note,
+}
+
+#[derive(InputObject, Debug)]
+pub struct ContactInput {
+    pub kind: ContactKindInput,
+    pub reason: Option<String>,
+    pub summary: String,
+    pub follow_up: Option<String>,
+    pub occurred_at: Option<DateTime<Utc>>,
+    /// Defaults to CALL_CENTER for agents, IN_PERSON for other staff.
+    pub channel: Option<String>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct AdjudicationInput {
+    pub contention_id: ID,
+    pub adjudication: Adjudication,
+}
+
+fn text(field: &'static str, raw: &str) -> ApiResult<Text> {
+    Ok(Text::parse(field, raw)?)
+}
+
+fn opt_text(field: &'static str, raw: Option<&str>) -> ApiResult<Option<Text>> {
+    raw.map(|r| text(field, r)).transpose()
+}
+
+/// Identifies "the same request" for the idempotency key: the mutation and
+/// its client-given arguments (server-generated ids excluded).
+fn fingerprint(mutation: &str, args: &dyn std::fmt::Debug) -> String {
+    hex::encode(Sha256::digest(format!("{mutation}:{args:?}").as_bytes()))
+}
+
+/// Server-side ids for things a command creates, derived from the
+/// idempotency key so a replay names the same document / request.
+fn derived_id(env: &Envelope, what: &str) -> Uuid {
+    let seed = format!(
+        "{}|{}|{what}",
+        env.tenant,
+        env.idempotency_key.as_deref().unwrap_or_default()
+    );
+    let digest = Sha256::digest(seed.as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
+}
+
+struct Run<'a> {
+    ctx: &'a Context<'a>,
+    p: &'a Principal,
+}
+
+impl<'a> Run<'a> {
+    fn new(ctx: &'a Context<'a>) -> ApiResult<Self> {
+        Ok(Self {
+            ctx,
+            p: principal(ctx)?,
+        })
+    }
+
+    /// Common path of a command on an existing case: visibility first (so a
+    /// stranger's case is NOT_FOUND whatever the role), then role, then the
+    /// engine, then wait for the read model.
+    // One call shape shared by every case mutation; a parameter struct
+    // would only rename these arguments.
+    #[allow(clippy::too_many_arguments)]
+    async fn on_case(
+        &self,
+        name: &str,
+        case_id: &ID,
+        key: &str,
+        roles: &[Role],
+        expected_version: Option<i64>,
+        args: &(dyn std::fmt::Debug + Sync),
+        build: impl FnOnce(&Envelope, &domain::CaseFile) -> ApiResult<CaseCommand>,
+    ) -> ApiResult<ClaimPayload> {
+        let api = api(self.ctx);
+        let id = parse_id(case_id)?;
+        let file = api.actionable_case(self.p, id).await?;
+        require(self.p, roles)?;
+        let mut env = envelope(self.p, channel_of(self.p, None)?, key)?;
+        env.fingerprint = Some(fingerprint(name, &(case_id, args)));
+        if let Some(v) = expected_version {
+            env = env.expected_version(
+                u64::try_from(v)
+                    .map_err(|_| ApiError::BadInput("expectedVersion must be positive".into()))?,
+            );
+        }
+        let command = build(&env, &file)?;
+        let result = api
+            .engine
+            .execute(&env, CaseId::from_uuid(id), command)
+            .await?;
+        self.payload(result).await
+    }
+
+    async fn payload(&self, result: CommandResult) -> ApiResult<ClaimPayload> {
+        let api = api(self.ctx);
+        let view = api
+            .await_case(&self.p.tenant, result.stream_id, result.version)
+            .await?;
+        Ok(ClaimPayload {
+            case_id: ID(result.stream_id.to_string()),
+            version: result.version as i64,
+            outcome: result.outcome.into(),
+            replayed: result.replayed,
+            claim: view.map(|view| Claim {
+                view,
+                staff: self.p.is_staff(),
+            }),
+        })
+    }
+}
+
+const OWNER_OR_STAFF: &[Role] = &[
+    Role::Citizen,
+    Role::Agent,
+    Role::Caseworker,
+    Role::Approver,
+    Role::Supervisor,
+];
+const CASEWORK: &[Role] = &[Role::Caseworker, Role::Supervisor];
+
+pub struct MutationRoot;
+
+#[Object]
+impl MutationRoot {
+    /// Files a claim. A second submission for the same claimant and benefit
+    /// while a claim is open joins it (outcome ATTACHED_AS_DUPLICATE).
+    async fn submit_claim(
+        &self,
+        ctx: &Context<'_>,
+        input: SubmitClaimInput,
+        idempotency_key: String,
+    ) -> async_graphql::Result<ClaimPayload> {
+        let run = Run::new(ctx)?;
+        let p = run.p;
+        require(
+            p,
+            &[
+                Role::Citizen,
+                Role::Agent,
+                Role::Caseworker,
+                Role::Supervisor,
+                Role::Integrator,
+            ],
+        )?;
+        let claimant = match (&input.claimant_id, p.is_staff() || p.has(Role::Integrator)) {
+            (Some(id), true) => ClaimantId::from_uuid(parse_id(id)?),
+            (None, true) => return Err(ApiError::BadInput("claimantId is required".into()).into()),
+            (_, false) => {
+                let own = p.claimant.ok_or(ApiError::Forbidden)?;
+                if input
+                    .claimant_id
+                    .as_ref()
+                    .is_some_and(|id| id.as_str() != own.to_string())
+                {
+                    return Err(ApiError::NotFound.into());
+                }
+                own
+            }
+        };
+        let channel = channel_of(p, input.channel.as_deref())?;
+        let mut env = envelope(p, channel.clone(), &idempotency_key)?;
+        env.fingerprint = Some(fingerprint("submitClaim", &input));
+        let submission = ClaimSubmission {
+            claimant,
+            benefit: BenefitType::parse(&input.benefit_type).map_err(ApiError::from)?,
+            contentions: input
+                .contentions
+                .iter()
+                .map(|c| text("contentions", c))
+                .collect::<ApiResult<_>>()?,
+            channel,
+            external_id: ExternalId::parse(
+                input.external_id.as_deref().unwrap_or(&idempotency_key),
+            )
+            .map_err(ApiError::from)?,
+            received_at: input.received_at.unwrap_or_else(Utc::now),
+            submitted_by: if p.is_staff() {
+                Submitter::Staff(p.subject.clone())
+            } else {
+                Submitter::Claimant
+            },
+        };
+        let api = api(ctx);
+        let result = api
+            .engine
+            .submit_claim(&env, submission)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(run.payload(result).await?)
+    }
+
+    /// Registers a claimant (counter or call-center staff).
+    async fn register_claimant(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterClaimantInput,
+        idempotency_key: String,
+    ) -> async_graphql::Result<ClaimantPayload> {
+        let p = principal(ctx)?;
+        require(p, &[Role::Agent, Role::Caseworker, Role::Supervisor])?;
+        let mut env = envelope(p, channel_of(p, None)?, &idempotency_key)?;
+        env.fingerprint = Some(fingerprint("registerClaimant", &input));
+        let pii = ClaimantPii {
+            file_number: FileNumber::parse(&input.file_number).map_err(ApiError::from)?,
+            identity_number: input
+                .identity_number
+                .as_deref()
+                .map(IdentityNumber::parse)
+                .transpose()
+                .map_err(ApiError::from)?,
+            given_name: text("givenName", &input.given_name)?,
+            family_name: text("familyName", &input.family_name)?,
+            birth_date: input.birth_date,
+            postcode: text("postcode", &input.postcode)?,
+            address_lines: input
+                .address_lines
+                .iter()
+                .map(|l| text("addressLines", l))
+                .collect::<ApiResult<_>>()?,
+        };
+        let r = api(ctx)
+            .engine
+            .register_claimant(&env, pii)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(ClaimantPayload {
+            claimant_id: ID(r.stream_id.to_string()),
+            version: r.version as i64,
+            outcome: r.outcome.into(),
+            replayed: r.replayed,
+        })
+    }
+
+    /// Records that the agent verified the caller's identity; unlocks the
+    /// case context and full identity values for 30 minutes.
+    async fn record_identity_verification(
+        &self,
+        ctx: &Context<'_>,
+        claimant_id: ID,
+        method: String,
+    ) -> async_graphql::Result<VerificationPayload> {
+        let p = principal(ctx)?;
+        require(p, STAFF)?;
+        let id = parse_id(&claimant_id)?;
+        let api = api(ctx);
+        let method = text("method", &method)?;
+        if api
+            .read
+            .claimant(&p.tenant, id)
+            .await
+            .map_err(ApiError::from)?
+            .is_none()
+            || !api.may_see_claimant(p, id).await?
+        {
+            api.audit(
+                p,
+                "VERIFY_IDENTITY",
+                "CLAIMANT",
+                &id.to_string(),
+                method.as_str(),
+                "DENIED",
+            )
+            .await?;
+            return Err(ApiError::NotFound.into());
+        }
+        let now = Utc::now();
+        let until = now + chrono::Duration::minutes(30);
+        api.read
+            .record_verification(
+                &p.tenant,
+                p.subject.as_str(),
+                id,
+                method.as_str(),
+                now,
+                until,
+            )
+            .await
+            .map_err(ApiError::from)?;
+        api.audit(
+            p,
+            "VERIFY_IDENTITY",
+            "CLAIMANT",
+            &id.to_string(),
+            method.as_str(),
+            "ALLOWED",
+        )
+        .await?;
+        Ok(VerificationPayload {
+            claimant_id,
+            verified_until: until,
+        })
+    }
+
+    /// Attaches a document (evidence) to a claim, optionally answering a request.
+    async fn attach_document(
+        &self,
+        ctx: &Context<'_>,
+        case_id: ID,
+        input: DocumentInput,
+        idempotency_key: String,
+    ) -> async_graphql::Result<ClaimPayload> {
+        let run = Run::new(ctx)?;
+        let channel = channel_of(run.p, None)?;
+        Ok(run
+            .on_case(
+                "attachDocument",
+                &case_id,
+                &idempotency_key,
+                OWNER_OR_STAFF,
+                None,
+                &input,
+                |env, _| {
+                    Ok(CaseCommand::AttachDocument(dc::AttachDocument {
+                        id: DocumentId::from_uuid(derived_id(env, "document")),
+                        document_type: DocumentType::parse(&input.document_type)?,
+                        pages: u32::try_from(input.pages)
+                            .map_err(|_| ApiError::BadInput("pages must not be negative".into()))?,
+                        checksum: Checksum::parse(&input.checksum)?,
+                        storage_ref: StorageRef::parse(&input.storage_ref)?,
+                        received_at: input.received_at.unwrap_or_else(Utc::now),
+                        channel,
+                        request: input
+                            .request_id
+                            .as_ref()
+                            .map(parse_id)
+                            .transpose()?
+                            .map(RequestId::from_uuid),
+                    }))
+                },
+            )
+            .await?)
+    }
+
+    /// Links a document that arrived unlinked to an evidence request.
+    async fn link_document(
+        &self,
+        ctx: &Context<'_>,
+        case_id: ID,
+        document_id: ID,
+        request_id: ID,
+        idempotency_key: String,
+    ) -> async_graphql::Result<ClaimPayload> {
+        let run = Run::new(ctx)?;
+        Ok(run
+            .on_case(
+                "linkDocument",
+                &case_id,
+                &idempotency_key,
+                STAFF,
+                None,
+                &(&document_id, &request_id),
+                |_, _| {
+                    Ok(CaseCommand::LinkDocument {
+                        document: DocumentId::from_uuid(parse_id(&document_id)?),
+                        request: RequestId::from_uuid(parse_id(&request_id)?),
+                    })
+                },
+            )
+            .await?)
+    }
+
+    /// Asks for evidence (a tracked item), incl. the statutory 5103 notice.
+    async fn request_evidence(
+        &self,
+        ctx: &Context<'_>,
+        case_id: ID,
+        input: EvidenceRequestInput,
+        idempotency_key: String,
+    ) -> async_graphql::Result<ClaimPayload> {
+        let run = Run::new(ctx)?;
+        Ok(run
+            .on_case(
+                "requestEvidence",
+                &case_id,
+                &idempotency_key,
+                CASEWORK,
+                None,
+                &input,
+                |env, _| {
+                    Ok(CaseCommand::RequestEvidence(NewEvidenceRequest {
+                        id: RequestId::from_uuid(derived_id(env, "request")),
+                        kind: if input.notice_5103 {
+                            RequestKind::Notice5103
+                        } else {
+                            RequestKind::Standard
+                        },
+                        description: text("description", &input.description)?,
+                        needed_from_claimant: input.needed_from_claimant,
+                        suspense_date: input.due_date,
+                        suppressed: input.suppressed,
+                    }))
+                },
+            )
+            .await?)
+    }
+
+    /// The claimant waives the wait after the 5103 notice.
+    async fn submit_waiver_5103(
+        &self,
+        ctx: &Context<'_>,
+        case_id: ID,
+        idempotency_key: String,
+    ) -> async_graphql::Result<ClaimPayload> {
+        let run = Run::new(ctx)?;
+        Ok(run
+            .on_case(
+                "submitWaiver5103",
+                &case_id,
+                &idempotency_key,
+                OWNER_OR_STAFF,
+                None,
+                &(),
+                |_, _| {
+                    Ok(CaseCommand::SubmitWaiver5103 {
+                        received_at: Utc::now(),
+                    })
+                },
+            )
+            .await?)
+    }
+
+    /// Moves an evidence request through review.
+    async fn review_evidence(
+        &self,
+        ctx: &Context<'_>,
+        case_id: ID,
+        request_id: ID,
+        status: RequestStatus,
+        idempotency_key: String,
+    ) -> async_graphql::Result<ClaimPayload> {
+        let run = Run::new(ctx)?;
+        Ok(run
+            .on_case(
+                "reviewEvidence",
+                &case_id,
+                &idempotency_key,
+                CASEWORK,
+                None,
+                &(&request_id, status),
+                |_, _| {
+                    Ok(CaseCommand::ReviewEvidence {
+                        request: RequestId::from_uuid(parse_id(&request_id)?),
+                        to: status.into(),
+                    })
+                },
+            )
+            .await?)
+    }
+
+    /// Moves the case to another phase; moving back needs a plain-language reason.
+    async fn change_phase(
+        &self,
+        ctx: &Context<'_>,
+        case_id: ID,
+        phase: Phase,
+        reason: Option<String>,
+        expected_version: Option<i64>,
+        idempotency_key: String,
+    ) -> async_graphql::Result<ClaimPayload> {
+        let run = Run::new(ctx)?;
+        Ok(run
+            .on_case(
+                "changePhase",
+                &case_id,
+                &idempotency_key,
+                CASEWORK,
+                expected_version,
+                &(phase, &reason),
+                |_, _| {
+                    Ok(CaseCommand::ChangePhase {
+                        to: phase.into(),
+                        reason: opt_text("reason", reason.as_deref())?,
+                        estimate: None,
+                    })
+                },
+            )
+            .await?)
+    }
+
+    /// Assigns the case (to the caller when `assignee` is omitted). Taking a
+    /// case someone else holds needs `reassign: true`.
+    async fn assign_case(
+        &self,
+        ctx: &Context<'_>,
+        case_id: ID,
+        assignee: Option<String>,
+        #[graphql(default)] reassign: bool,
+        idempotency_key: String,
+    ) -> async_graphql::Result<ClaimPayload> {
+        let run = Run::new(ctx)?;
+        let p = run.p;
+        let assignee = match assignee {
+            Some(a) if a != p.subject.as_str() => {
+                require(p, &[Role::Supervisor])?;
+                ActorId::parse(&a).map_err(ApiError::from)?
+            }
+            _ => p.subject.clone(),
+        };
+        Ok(run
+            .on_case(
+                "assignCase",
+                &case_id,
+                &idempotency_key,
+                &[Role::Caseworker, Role::Approver, Role::Supervisor],
+                None,
+                &(&assignee, reassign),
+                |_, _| {
+                    Ok(CaseCommand::Assign {
+                        assignee: assignee.clone(),
+                        reassign,
+                    })
+                },
+            )
+            .await?)
+    }
+
+    async fn unassign_case(
+        &self,
+        ctx: &Context<'_>,
+        case_id: ID,
+        idempotency_key: String,
+    ) -> async_graphql::Result<ClaimPayload> {
+        let run = Run::new(ctx)?;
+        Ok(run
+            .on_case(
+                "unassignCase",
+                &case_id,
+                &idempotency_key,
+                CASEWORK,
+                None,
+                &(),
+                |_, _| Ok(CaseCommand::Unassign),
+            )
+            .await?)
+    }
+
+    async fn route_to_team(
+        &self,
+        ctx: &Context<'_>,
+        case_id: ID,
+        team: String,
+        idempotency_key: String,
+    ) -> async_graphql::Result<ClaimPayload> {
+        let run = Run::new(ctx)?;
+        Ok(run
+            .on_case(
+                "routeToTeam",
+                &case_id,
+                &idempotency_key,
+                CASEWORK,
+                None,
+                &team,
+                |_, _| {
+                    Ok(CaseCommand::RouteToTeam {
+                        team: TeamCode::parse(&team)?,
+                    })
+                },
+            )
+            .await?)
+    }
+
+    /// Records a contact or note; it appears in the case timeline.
+    async fn record_contact(
+        &self,
+        ctx: &Context<'_>,
+        case_id: ID,
+        input: ContactInput,
+        idempotency_key: String,
+    ) -> async_graphql::Result<ClaimPayload> {
+        let run = Run::new(ctx)?;
+        let channel = channel_of(run.p, input.channel.as_deref())?;
+        Ok(run
+            .on_case(
+                "recordContact",
+                &case_id,
+                &idempotency_key,
+                STAFF,
+                None,
+                &input,
+                |env, _| {
+                    Ok(CaseCommand::RecordContact(NewContact {
+                        id: ContactId::from_uuid(derived_id(env, "contact")),
+                        kind: match input.kind {
+                            ContactKindInput::Inbound => ContactKind::Inbound,
+                            ContactKindInput::Outbound => ContactKind::Outbound,
+                            ContactKindInput::Note => ContactKind::Note,
+                        },
+                        channel,
+                        reason: opt_text("reason", input.reason.as_deref())?,
+                        summary: text("summary", &input.summary)?,
+                        follow_up: opt_text("followUp", input.follow_up.as_deref())?,
+                        occurred_at: input.occurred_at.unwrap_or_else(Utc::now),
+                    }))
+                },
+            )
+            .await?)
+    }
+
+    /// Proposes a decision on every contention (GRANTED or DENIED).
+    async fn propose_decision(
+        &self,
+        ctx: &Context<'_>,
+        case_id: ID,
+        adjudications: Vec<AdjudicationInput>,
+        idempotency_key: String,
+    ) -> async_graphql::Result<ClaimPayload> {
+        let run = Run::new(ctx)?;
+        Ok(run
+            .on_case(
+                "proposeDecision",
+                &case_id,
+                &idempotency_key,
+                &[Role::Caseworker],
+                None,
+                &adjudications,
+                |_, _| {
+                    Ok(CaseCommand::ProposeDecision {
+                        adjudications: adjudications
+                            .iter()
+                            .map(|a| {
+                                Ok((
+                                    ContentionId::from_uuid(parse_id(&a.contention_id)?),
+                                    match a.adjudication {
+                                        Adjudication::Granted => dc::Adjudication::Granted,
+                                        Adjudication::Denied => dc::Adjudication::Denied,
+                                        Adjudication::Pending => dc::Adjudication::Pending,
+                                    },
+                                ))
+                            })
+                            .collect::<ApiResult<_>>()?,
+                    })
+                },
+            )
+            .await?)
+    }
+
+    /// Approves the proposed decision; the approver must not be the proposer.
+    async fn approve_decision(
+        &self,
+        ctx: &Context<'_>,
+        case_id: ID,
+        idempotency_key: String,
+    ) -> async_graphql::Result<ClaimPayload> {
+        let run = Run::new(ctx)?;
+        Ok(run
+            .on_case(
+                "approveDecision",
+                &case_id,
+                &idempotency_key,
+                &[Role::Approver],
+                None,
+                &(),
+                |_, _| Ok(CaseCommand::ApproveDecision),
+            )
+            .await?)
+    }
+
+    /// Sends a proposed decision back for more work.
+    async fn return_decision(
+        &self,
+        ctx: &Context<'_>,
+        case_id: ID,
+        reason: String,
+        idempotency_key: String,
+    ) -> async_graphql::Result<ClaimPayload> {
+        let run = Run::new(ctx)?;
+        Ok(run
+            .on_case(
+                "returnDecision",
+                &case_id,
+                &idempotency_key,
+                &[Role::Approver, Role::Caseworker],
+                None,
+                &reason,
+                |_, _| {
+                    Ok(CaseCommand::ReturnDecision {
+                        reason: text("reason", &reason)?,
+                    })
+                },
+            )
+            .await?)
+    }
+
+    /// The decision letter went out: the claim is COMPLETE.
+    async fn mail_decision_letter(
+        &self,
+        ctx: &Context<'_>,
+        case_id: ID,
+        mailed_at: Option<DateTime<Utc>>,
+        idempotency_key: String,
+    ) -> async_graphql::Result<ClaimPayload> {
+        let run = Run::new(ctx)?;
+        Ok(run
+            .on_case(
+                "mailDecisionLetter",
+                &case_id,
+                &idempotency_key,
+                &[Role::Caseworker, Role::Approver],
+                None,
+                &mailed_at,
+                |_, _| {
+                    Ok(CaseCommand::MailDecisionLetter {
+                        mailed_at: mailed_at.unwrap_or_else(Utc::now),
+                    })
+                },
+            )
+            .await?)
+    }
+
+    /// Withdraws the claim (CLOSED, closeReason WITHDRAWN).
+    async fn withdraw_claim(
+        &self,
+        ctx: &Context<'_>,
+        case_id: ID,
+        reason: Option<String>,
+        idempotency_key: String,
+    ) -> async_graphql::Result<ClaimPayload> {
+        let run = Run::new(ctx)?;
+        Ok(run
+            .on_case(
+                "withdrawClaim",
+                &case_id,
+                &idempotency_key,
+                OWNER_OR_STAFF,
+                None,
+                &reason,
+                |_, _| {
+                    Ok(CaseCommand::Withdraw {
+                        reason: opt_text("reason", reason.as_deref())?,
+                    })
+                },
+            )
+            .await?)
+    }
+
+    /// Closes the case as a duplicate of `survivorId` (CLOSED, MERGED).
+    async fn merge_case(
+        &self,
+        ctx: &Context<'_>,
+        case_id: ID,
+        survivor_id: ID,
+        idempotency_key: String,
+    ) -> async_graphql::Result<ClaimPayload> {
+        let run = Run::new(ctx)?;
+        let survivor = parse_id(&survivor_id)?;
+        api(ctx).actionable_case(run.p, survivor).await?;
+        Ok(run
+            .on_case(
+                "mergeCase",
+                &case_id,
+                &idempotency_key,
+                CASEWORK,
+                None,
+                &survivor_id,
+                |_, _| {
+                    Ok(CaseCommand::MergeInto {
+                        survivor: CaseId::from_uuid(survivor),
+                    })
+                },
+            )
+            .await?)
+    }
+
+    /// Marks a request overdue (the timer does this; supervisors may too).
+    async fn mark_request_overdue(
+        &self,
+        ctx: &Context<'_>,
+        case_id: ID,
+        request_id: ID,
+        idempotency_key: String,
+    ) -> async_graphql::Result<ClaimPayload> {
+        let run = Run::new(ctx)?;
+        Ok(run
+            .on_case(
+                "markRequestOverdue",
+                &case_id,
+                &idempotency_key,
+                &[Role::Supervisor],
+                None,
+                &request_id,
+                |_, _| {
+                    Ok(CaseCommand::MarkRequestOverdue {
+                        request: RequestId::from_uuid(parse_id(&request_id)?),
+                    })
+                },
+            )
+            .await?)
+    }
+
+    /// Appeals a decided contention: opens a linked appeal case.
+    async fn file_appeal(
+        &self,
+        ctx: &Context<'_>,
+        case_id: ID,
+        contention_id: ID,
+        idempotency_key: String,
+    ) -> async_graphql::Result<ClaimPayload> {
+        let run = Run::new(ctx)?;
+        let p = run.p;
+        let api = api(ctx);
+        let id = parse_id(&case_id)?;
+        api.actionable_case(p, id).await?;
+        require(p, OWNER_OR_STAFF)?;
+        let channel = channel_of(p, None)?;
+        let mut env = envelope(p, channel.clone(), &idempotency_key)?;
+        env.fingerprint = Some(fingerprint("fileAppeal", &(&case_id, &contention_id)));
+        let entry = dc::NewChannelEntry {
+            id: EntryId::from_uuid(derived_id(&env, "entry")),
+            channel,
+            external_id: ExternalId::parse(&idempotency_key).map_err(ApiError::from)?,
+            received_at: Utc::now(),
+            submitted_by: if p.is_staff() {
+                Submitter::Staff(p.subject.clone())
+            } else {
+                Submitter::Claimant
+            },
+        };
+        let contention = ContentionId::from_uuid(parse_id(&contention_id)?);
+        let result = api
+            .engine
+            .file_appeal(&env, CaseId::from_uuid(id), contention, entry)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(run.payload(result).await?)
+    }
+}

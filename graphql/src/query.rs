@@ -1,0 +1,388 @@
+//! Queries over the read models.
+
+use crate::auth::Role;
+use crate::context::{api, principal, require, STAFF};
+use crate::error::{ApiError, ApiResult};
+use crate::types::*;
+use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::{Context, Enum, Object, ID};
+use chrono::{DateTime, Utc};
+use domain::FileNumber;
+use projections::view::ClaimantView;
+use projections::QueueFilter;
+use uuid::Uuid;
+
+pub(crate) fn parse_id(id: &ID) -> ApiResult<Uuid> {
+    Uuid::parse_str(id.as_str()).map_err(|_| ApiError::BadInput("not a valid id".into()))
+}
+
+fn page_size(first: Option<i32>) -> ApiResult<i64> {
+    match first.unwrap_or(20) {
+        n @ 1..=100 => Ok(i64::from(n)),
+        _ => Err(ApiError::BadInput("first must be between 1 and 100".into())),
+    }
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum QueueKind {
+    Unassigned,
+    /// Assigned to the caller.
+    Mine,
+    /// A team's queue (give `team`).
+    Team,
+    /// Proposed decisions awaiting a second pair of eyes (not the caller's own).
+    AwaitingApproval,
+    /// Cases with overdue evidence requests.
+    Overdue,
+}
+
+pub struct QueryRoot;
+
+#[Object]
+impl QueryRoot {
+    /// A claim by id. Citizens see only their own; anything else is
+    /// NOT_FOUND, shaped exactly like a missing id.
+    async fn claim(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Claim> {
+        let p = principal(ctx)?;
+        require(
+            p,
+            &[
+                Role::Citizen,
+                Role::Agent,
+                Role::Caseworker,
+                Role::Approver,
+                Role::Supervisor,
+            ],
+        )?;
+        let id = parse_id(&id)?;
+        let view = api(ctx).visible_case(p, id, "READ_CLAIM").await?;
+        Ok(Claim {
+            view,
+            staff: p.is_staff(),
+        })
+    }
+
+    /// The caller's own claims, newest first (citizens).
+    async fn my_claims(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, Claim, EmptyFields, EmptyFields>> {
+        let p = principal(ctx)?;
+        require(p, &[Role::Citizen])?;
+        let claimant = p.claimant.ok_or(ApiError::Forbidden)?;
+        let n = page_size(first)?;
+        let before = after
+            .map(|c| Uuid::parse_str(&c))
+            .transpose()
+            .map_err(|_| ApiError::BadInput("bad cursor".into()))?;
+        let mut views = api(ctx)
+            .read
+            .cases_of_claimant(&p.tenant, claimant.as_uuid(), n + 1, before)
+            .await
+            .map_err(ApiError::from)?;
+        let has_next = views.len() as i64 > n;
+        views.truncate(n as usize);
+        let mut connection = Connection::new(before.is_some(), has_next);
+        connection.edges.extend(
+            views
+                .into_iter()
+                .map(|view| Edge::new(view.case_id.to_string(), Claim { view, staff: false })),
+        );
+        Ok(connection)
+    }
+
+    /// The caller's case context for a call: open claims, open requests with
+    /// due dates, last contacts, flags. `purpose` is recorded in the audit
+    /// log. Agents see claim details only after recording identity
+    /// verification for this caller.
+    async fn case_context(
+        &self,
+        ctx: &Context<'_>,
+        claimant_id: ID,
+        purpose: String,
+    ) -> async_graphql::Result<CaseContext> {
+        let p = principal(ctx)?;
+        require(p, STAFF)?;
+        let id = parse_id(&claimant_id)?;
+        let claimant = api(ctx)
+            .read
+            .claimant(&p.tenant, id)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(context_for(ctx, claimant, &id.to_string(), &purpose).await?)
+    }
+
+    /// The same, looked up by file number.
+    async fn case_context_by_file_number(
+        &self,
+        ctx: &Context<'_>,
+        file_number: String,
+        purpose: String,
+    ) -> async_graphql::Result<CaseContext> {
+        let p = principal(ctx)?;
+        require(p, STAFF)?;
+        let file_number = FileNumber::parse(&file_number).map_err(ApiError::from)?;
+        let claimant = api(ctx)
+            .read
+            .claimant_by_file_number(&p.tenant, &file_number)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(context_for(ctx, claimant, "by-file-number", &purpose).await?)
+    }
+
+    /// A work queue, oldest in phase first (aging).
+    async fn work_queue(
+        &self,
+        ctx: &Context<'_>,
+        queue: QueueKind,
+        team: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, WorkItem, EmptyFields, EmptyFields>> {
+        let p = principal(ctx)?;
+        require(p, &[Role::Caseworker, Role::Approver, Role::Supervisor])?;
+        let me = p.subject.to_string();
+        let filter =
+            match queue {
+                QueueKind::Unassigned => QueueFilter::Unassigned,
+                QueueKind::Mine => QueueFilter::AssignedTo(me),
+                QueueKind::Team => QueueFilter::Team(team.ok_or_else(|| {
+                    ApiError::BadInput("team is required for the TEAM queue".into())
+                })?),
+                QueueKind::AwaitingApproval => {
+                    require(p, &[Role::Approver, Role::Supervisor])?;
+                    QueueFilter::AwaitingApproval {
+                        not_proposed_by: me,
+                    }
+                }
+                QueueKind::Overdue => QueueFilter::Overdue,
+            };
+        let n = page_size(first)?;
+        let cursor = after.as_deref().map(decode_queue_cursor).transpose()?;
+        let mut items = api(ctx)
+            .read
+            .work_queue(&p.tenant, &filter, n + 1, cursor)
+            .await
+            .map_err(ApiError::from)?;
+        let has_next = items.len() as i64 > n;
+        items.truncate(n as usize);
+        let mut connection = Connection::new(cursor.is_some(), has_next);
+        connection.edges.extend(items.into_iter().map(|item| {
+            let cursor = format!("{}|{}", item.phase_entered_at.to_rfc3339(), item.case_id);
+            Edge::new(cursor, WorkItem { item })
+        }));
+        Ok(connection)
+    }
+
+    /// Everything that happened on a case across channels, in the order the
+    /// agency received it. Citizens see only what concerns them.
+    async fn case_timeline(
+        &self,
+        ctx: &Context<'_>,
+        case_id: ID,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, TimelineItem, EmptyFields, EmptyFields>> {
+        let p = principal(ctx)?;
+        require(
+            p,
+            &[
+                Role::Citizen,
+                Role::Agent,
+                Role::Caseworker,
+                Role::Approver,
+                Role::Supervisor,
+            ],
+        )?;
+        let id = parse_id(&case_id)?;
+        let view = api(ctx).visible_case(p, id, "READ_TIMELINE").await?;
+        let items = Claim::timeline(&view, p.is_staff());
+        let start = match after {
+            Some(c) => {
+                c.parse::<usize>()
+                    .map_err(|_| ApiError::BadInput("bad cursor".into()))?
+                    + 1
+            }
+            None => 0,
+        };
+        let n = page_size(first)? as usize;
+        let end = (start + n).min(items.len());
+        let mut connection = Connection::new(start > 0, end < items.len());
+        connection.edges.extend(
+            items
+                .into_iter()
+                .enumerate()
+                .skip(start)
+                .take(end.saturating_sub(start))
+                .map(|(i, item)| Edge::new(i.to_string(), item)),
+        );
+        Ok(connection)
+    }
+
+    /// Who read or was refused what (supervisors).
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, AuditEntry, EmptyFields, EmptyFields>> {
+        let p = principal(ctx)?;
+        require(p, &[Role::Supervisor])?;
+        let n = page_size(first)?;
+        let before = after
+            .map(|c| Uuid::parse_str(&c))
+            .transpose()
+            .map_err(|_| ApiError::BadInput("bad cursor".into()))?;
+        let mut rows = api(ctx)
+            .read
+            .audit(&p.tenant, n + 1, before)
+            .await
+            .map_err(ApiError::from)?;
+        let has_next = rows.len() as i64 > n;
+        rows.truncate(n as usize);
+        let mut connection = Connection::new(before.is_some(), has_next);
+        connection.edges.extend(rows.into_iter().map(|r| {
+            Edge::new(
+                r.id.to_string(),
+                AuditEntry {
+                    id: ID(r.id.to_string()),
+                    at: r.at,
+                    actor: r.actor,
+                    roles: r.roles,
+                    action: r.action,
+                    subject_type: r.subject_type,
+                    subject_id: r.subject_id,
+                    purpose: r.purpose,
+                    outcome: r.outcome,
+                },
+            )
+        }));
+        Ok(connection)
+    }
+}
+
+fn decode_queue_cursor(c: &str) -> ApiResult<(DateTime<Utc>, Uuid)> {
+    let bad = || ApiError::BadInput("bad cursor".into());
+    let (at, id) = c.split_once('|').ok_or_else(bad)?;
+    let at = DateTime::parse_from_rfc3339(at)
+        .map_err(|_| bad())?
+        .with_timezone(&Utc);
+    Ok((at, Uuid::parse_str(id).map_err(|_| bad())?))
+}
+
+async fn context_for(
+    ctx: &Context<'_>,
+    claimant: Option<ClaimantView>,
+    subject: &str,
+    purpose: &str,
+) -> ApiResult<CaseContext> {
+    let api = api(ctx);
+    let p = principal(ctx)?;
+    let purpose = purpose.trim();
+    if purpose.is_empty() || purpose.len() > 200 {
+        return Err(ApiError::BadInput(
+            "purpose must be 1 to 200 characters".into(),
+        ));
+    }
+    let Some(claimant) = claimant else {
+        api.audit(
+            p,
+            "READ_CASE_CONTEXT",
+            "CLAIMANT",
+            subject,
+            purpose,
+            "NOT_FOUND",
+        )
+        .await?;
+        return Err(ApiError::NotFound);
+    };
+    let subject = claimant.claimant_id.to_string();
+    if !api.may_see_claimant(p, claimant.claimant_id).await? {
+        api.audit(
+            p,
+            "READ_CASE_CONTEXT",
+            "CLAIMANT",
+            &subject,
+            purpose,
+            "DENIED",
+        )
+        .await?;
+        return Err(ApiError::NotFound);
+    }
+    api.audit(
+        p,
+        "READ_CASE_CONTEXT",
+        "CLAIMANT",
+        &subject,
+        purpose,
+        "ALLOWED",
+    )
+    .await?;
+    let full = api.full_identity(p, &claimant).await?;
+    let verified = !p.has(Role::Agent) || full;
+    let flags = Flags::of(&claimant);
+    let info = ClaimantInfo {
+        view: claimant,
+        full,
+    };
+    if !verified {
+        return Ok(CaseContext {
+            claimant: info,
+            identity_verified: false,
+            verification_prompt: Some(
+                "Verify the caller before discussing the claim: ask for date of birth and postcode, then record the verification."
+                    .into(),
+            ),
+            flags,
+            open_claims: Vec::new(),
+            open_requests: Vec::new(),
+            recent_contacts: Vec::new(),
+        });
+    }
+    let cases = api
+        .read
+        .cases_of_claimant(&p.tenant, info.view.claimant_id, 100, None)
+        .await?;
+    let mut contacts: Vec<Contact> = cases
+        .iter()
+        .flat_map(|c| {
+            c.contacts.iter().map(move |k| Contact {
+                id: ID(k.id.to_string()),
+                case_id: ID(c.case_id.to_string()),
+                kind: k.kind.clone(),
+                channel: k.channel.clone(),
+                agent: k.agent.clone(),
+                reason: k.reason.clone(),
+                summary: k.summary.clone(),
+                follow_up: k.follow_up.clone(),
+                occurred_at: k.occurred_at,
+            })
+        })
+        .collect();
+    contacts.sort_by_key(|c| std::cmp::Reverse(c.occurred_at));
+    contacts.truncate(5);
+    let open: Vec<_> = cases.into_iter().filter(|c| !c.is_closed()).collect();
+    let open_requests = open
+        .iter()
+        .flat_map(|c| {
+            c.requests
+                .iter()
+                .filter(|r| r.is_open())
+                .map(move |r| EvidenceRequest::of(c.case_id, r))
+        })
+        .collect();
+    Ok(CaseContext {
+        claimant: info,
+        identity_verified: true,
+        verification_prompt: None,
+        flags,
+        open_claims: open
+            .into_iter()
+            .map(|view| Claim { view, staff: true })
+            .collect(),
+        open_requests,
+        recent_contacts: contacts,
+    })
+}

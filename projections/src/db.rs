@@ -1,0 +1,406 @@
+//! The read-model database: one SQL text per statement, run on PostgreSQL
+//! or SQLite (placeholders written `$n`, rewritten to `?n` for SQLite).
+
+use crate::view::{CaseView, ClaimantView};
+use chrono::{DateTime, Utc};
+use domain::{FileNumber, TenantId};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use store::Database;
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("read-model database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error(transparent)]
+    Decode(#[from] store::codec::DecodeError),
+    #[error("read-model document: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl ReadError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ReadError::Db(
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed,
+            ) => "STORE_UNAVAILABLE",
+            ReadError::Store(e) => e.code(),
+            _ => "INTERNAL",
+        }
+    }
+}
+
+/// Runs `$body` with `$pool` bound to the backend's pool and `$sql` to a
+/// placeholder rewriter. `write` uses SQLite's single writer connection.
+macro_rules! on_db {
+    ($self:expr, write, $pool:ident, $sql:ident => $body:expr) => {
+        match &$self.db {
+            store::Database::Postgres(pg) => {
+                let $pool = pg.pool();
+                let $sql = |s: &str| -> String { s.to_owned() };
+                $body
+            }
+            store::Database::Sqlite(lite) => {
+                let $pool = lite.writer();
+                let $sql = |s: &str| -> String { s.replace('$', "?") };
+                $body
+            }
+        }
+    };
+    ($self:expr, read, $pool:ident, $sql:ident => $body:expr) => {
+        match &$self.db {
+            store::Database::Postgres(pg) => {
+                let $pool = pg.pool();
+                let $sql = |s: &str| -> String { s.to_owned() };
+                $body
+            }
+            store::Database::Sqlite(lite) => {
+                let $pool = lite.reader();
+                let $sql = |s: &str| -> String { s.replace('$', "?") };
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on_db;
+
+/// The active generation, inline in every read.
+pub(crate) const ACTIVE: &str = "(SELECT generation FROM rm_meta WHERE id = 1)";
+
+/// Look-up key of a file number in the read model (not the number itself).
+pub fn file_number_hash(file_number: &FileNumber) -> String {
+    hex::encode(Sha256::digest(file_number.as_str().as_bytes()))
+}
+
+/// Which work queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QueueFilter {
+    Unassigned,
+    AssignedTo(String),
+    Team(String),
+    /// Proposed decisions waiting for a second pair of eyes: never the
+    /// caller's own proposals.
+    AwaitingApproval {
+        not_proposed_by: String,
+    },
+    Overdue,
+}
+
+/// One row of a work queue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueItem {
+    pub case_id: Uuid,
+    pub claimant_id: Uuid,
+    pub status: String,
+    pub phase: String,
+    pub assignee: Option<String>,
+    pub team: Option<String>,
+    pub phase_entered_at: DateTime<Utc>,
+    pub claim_date: DateTime<Utc>,
+    pub overdue_count: i64,
+    pub awaiting_approval: bool,
+    pub version: i64,
+}
+
+/// One audit record: who read or was refused what, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    pub id: Uuid,
+    pub tenant: String,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub roles: String,
+    /// e.g. READ_CASE_CONTEXT, READ_CLAIM, LOOKUP_CLAIMANT
+    pub action: String,
+    pub subject_type: String,
+    pub subject_id: String,
+    pub purpose: String,
+    /// ALLOWED or DENIED
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct ReadDb {
+    pub(crate) db: Database,
+}
+
+impl ReadDb {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    pub async fn generation(&self) -> Result<i64, ReadError> {
+        on_db!(self, read, pool, _sql => {
+            Ok(sqlx::query_scalar("SELECT generation FROM rm_meta WHERE id = 1").fetch_one(pool).await?)
+        })
+    }
+
+    pub async fn case(
+        &self,
+        tenant: &TenantId,
+        case_id: Uuid,
+    ) -> Result<Option<CaseView>, ReadError> {
+        let doc: Option<String> = on_db!(self, read, pool, sql => {
+            sqlx::query_scalar(&sql(&format!(
+                "SELECT view FROM rm_cases WHERE generation = {ACTIVE} AND tenant_id = $1 AND case_id = $2"
+            )))
+            .bind(tenant.as_str())
+            .bind(case_id)
+            .fetch_optional(pool)
+            .await?
+        });
+        doc.map(|d| serde_json::from_str(&d).map_err(ReadError::from))
+            .transpose()
+    }
+
+    /// The version of a case the read model reflects (read-your-writes).
+    pub async fn case_version(
+        &self,
+        tenant: &TenantId,
+        case_id: Uuid,
+    ) -> Result<Option<u64>, ReadError> {
+        let v: Option<i64> = on_db!(self, read, pool, sql => {
+            sqlx::query_scalar(&sql(&format!(
+                "SELECT version FROM rm_cases WHERE generation = {ACTIVE} AND tenant_id = $1 AND case_id = $2"
+            )))
+            .bind(tenant.as_str())
+            .bind(case_id)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(v.map(|v| v as u64))
+    }
+
+    /// A claimant's cases, newest first; `before` is a case id cursor.
+    pub async fn cases_of_claimant(
+        &self,
+        tenant: &TenantId,
+        claimant: Uuid,
+        first: i64,
+        before: Option<Uuid>,
+    ) -> Result<Vec<CaseView>, ReadError> {
+        let docs: Vec<String> = on_db!(self, read, pool, sql => {
+            sqlx::query_scalar(&sql(&format!(
+                "SELECT view FROM rm_cases WHERE generation = {ACTIVE} AND tenant_id = $1 AND claimant_id = $2 \
+                 AND ($3 IS NULL OR case_id < $3) ORDER BY case_id DESC LIMIT $4"
+            )))
+            .bind(tenant.as_str())
+            .bind(claimant)
+            .bind(before)
+            .bind(first)
+            .fetch_all(pool)
+            .await?
+        });
+        docs.iter()
+            .map(|d| serde_json::from_str(d).map_err(ReadError::from))
+            .collect()
+    }
+
+    pub async fn claimant(
+        &self,
+        tenant: &TenantId,
+        claimant: Uuid,
+    ) -> Result<Option<ClaimantView>, ReadError> {
+        let doc: Option<String> = on_db!(self, read, pool, sql => {
+            sqlx::query_scalar(&sql(&format!(
+                "SELECT view FROM rm_claimants WHERE generation = {ACTIVE} AND tenant_id = $1 AND claimant_id = $2"
+            )))
+            .bind(tenant.as_str())
+            .bind(claimant)
+            .fetch_optional(pool)
+            .await?
+        });
+        doc.map(|d| serde_json::from_str(&d).map_err(ReadError::from))
+            .transpose()
+    }
+
+    pub async fn claimant_by_file_number(
+        &self,
+        tenant: &TenantId,
+        file_number: &FileNumber,
+    ) -> Result<Option<ClaimantView>, ReadError> {
+        let doc: Option<String> = on_db!(self, read, pool, sql => {
+            sqlx::query_scalar(&sql(&format!(
+                "SELECT view FROM rm_claimants WHERE generation = {ACTIVE} AND tenant_id = $1 AND file_number_hash = $2"
+            )))
+            .bind(tenant.as_str())
+            .bind(file_number_hash(file_number))
+            .fetch_optional(pool)
+            .await?
+        });
+        doc.map(|d| serde_json::from_str(&d).map_err(ReadError::from))
+            .transpose()
+    }
+
+    /// A work queue, oldest in phase first; `after` is the last item seen.
+    pub async fn work_queue(
+        &self,
+        tenant: &TenantId,
+        filter: &QueueFilter,
+        first: i64,
+        after: Option<(DateTime<Utc>, Uuid)>,
+    ) -> Result<Vec<QueueItem>, ReadError> {
+        let (condition, arg): (&str, Option<&str>) = match filter {
+            QueueFilter::Unassigned => ("closed = false AND assignee IS NULL", None),
+            QueueFilter::AssignedTo(a) => ("closed = false AND assignee = $5", Some(a)),
+            QueueFilter::Team(t) => ("closed = false AND team = $5", Some(t)),
+            QueueFilter::AwaitingApproval { not_proposed_by } => (
+                "awaiting_approval = true AND proposer <> $5",
+                Some(not_proposed_by),
+            ),
+            QueueFilter::Overdue => ("closed = false AND overdue_count > 0", None),
+        };
+        let (after_at, after_id) = after.unzip();
+        let text = format!(
+            "SELECT case_id, claimant_id, status, phase, assignee, team, phase_entered_at, claim_date, \
+             overdue_count, awaiting_approval, version FROM rm_cases \
+             WHERE generation = {ACTIVE} AND tenant_id = $1 AND {condition} \
+             AND ($2 IS NULL OR phase_entered_at > $2 OR (phase_entered_at = $2 AND case_id > $3)) \
+             ORDER BY phase_entered_at, case_id LIMIT $4"
+        );
+        on_db!(self, read, pool, sql => {
+            let text = sql(&text);
+            let mut query = sqlx::query(&text)
+                .bind(tenant.as_str())
+                .bind(after_at)
+                .bind(after_id)
+                .bind(first);
+            if let Some(arg) = arg {
+                query = query.bind(arg);
+            }
+            let rows = query.fetch_all(pool).await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(QueueItem {
+                        case_id: r.try_get("case_id")?,
+                        claimant_id: r.try_get("claimant_id")?,
+                        status: r.try_get("status")?,
+                        phase: r.try_get("phase")?,
+                        assignee: r.try_get("assignee")?,
+                        team: r.try_get("team")?,
+                        phase_entered_at: r.try_get("phase_entered_at")?,
+                        claim_date: r.try_get("claim_date")?,
+                        overdue_count: r.try_get("overdue_count")?,
+                        awaiting_approval: r.try_get("awaiting_approval")?,
+                        version: r.try_get("version")?,
+                    })
+                })
+                .collect::<Result<Vec<_>, ReadError>>()
+        })
+    }
+
+    pub async fn record_audit(&self, r: &AuditRecord) -> Result<(), ReadError> {
+        on_db!(self, write, pool, sql => {
+            sqlx::query(&sql(
+                "INSERT INTO audit_log (id, tenant_id, at, actor, roles, action, subject_type, subject_id, purpose, outcome) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            ))
+            .bind(r.id)
+            .bind(&r.tenant)
+            .bind(r.at)
+            .bind(&r.actor)
+            .bind(&r.roles)
+            .bind(&r.action)
+            .bind(&r.subject_type)
+            .bind(&r.subject_id)
+            .bind(&r.purpose)
+            .bind(&r.outcome)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// A tenant's audit records, newest first; `before` is an id cursor.
+    pub async fn audit(
+        &self,
+        tenant: &TenantId,
+        first: i64,
+        before: Option<Uuid>,
+    ) -> Result<Vec<AuditRecord>, ReadError> {
+        on_db!(self, read, pool, sql => {
+            let rows = sqlx::query(&sql(
+                "SELECT id, tenant_id, at, actor, roles, action, subject_type, subject_id, purpose, outcome \
+                 FROM audit_log WHERE tenant_id = $1 AND ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
+            ))
+            .bind(tenant.as_str())
+            .bind(before)
+            .bind(first)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(AuditRecord {
+                        id: r.try_get("id")?,
+                        tenant: r.try_get("tenant_id")?,
+                        at: r.try_get("at")?,
+                        actor: r.try_get("actor")?,
+                        roles: r.try_get("roles")?,
+                        action: r.try_get("action")?,
+                        subject_type: r.try_get("subject_type")?,
+                        subject_id: r.try_get("subject_id")?,
+                        purpose: r.try_get("purpose")?,
+                        outcome: r.try_get("outcome")?,
+                    })
+                })
+                .collect::<Result<Vec<_>, ReadError>>()
+        })
+    }
+
+    /// Records that `agent` verified the caller as `claimant`.
+    pub async fn record_verification(
+        &self,
+        tenant: &TenantId,
+        agent: &str,
+        claimant: Uuid,
+        method: &str,
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), ReadError> {
+        on_db!(self, write, pool, sql => {
+            sqlx::query(&sql(
+                "INSERT INTO identity_verifications (tenant_id, agent, claimant_id, method, verified_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, agent, claimant_id) DO UPDATE SET \
+                 method = excluded.method, verified_at = excluded.verified_at, expires_at = excluded.expires_at",
+            ))
+            .bind(tenant.as_str())
+            .bind(agent)
+            .bind(claimant)
+            .bind(method)
+            .bind(at)
+            .bind(expires_at)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Whether `agent` has a current identity verification for `claimant`.
+    pub async fn is_verified(
+        &self,
+        tenant: &TenantId,
+        agent: &str,
+        claimant: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<bool, ReadError> {
+        let expires: Option<DateTime<Utc>> = on_db!(self, read, pool, sql => {
+            sqlx::query_scalar(&sql(
+                "SELECT expires_at FROM identity_verifications WHERE tenant_id = $1 AND agent = $2 AND claimant_id = $3",
+            ))
+            .bind(tenant.as_str())
+            .bind(agent)
+            .bind(claimant)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(expires.is_some_and(|e| e > now))
+    }
+}

@@ -1,0 +1,14 @@
+//! Read models and the projector that keeps them.
+//!
+//! The projector follows the event log's global feed and folds events
+//! into documents ([`view`]) stored next to the log, in the same database:
+//! every batch commits its rows together with the projector's checkpoint,
+//! and every row keeps the case version it reflects, so re-delivery,
+//! restarts and concurrent projector instances are harmless.
+
+mod db;
+mod projector;
+pub mod view;
+
+pub use db::*;
+pub use projector::*;

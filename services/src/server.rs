@@ -1,0 +1,160 @@
+//! The application assembled from settings, and its HTTP router.
+
+use crate::config::{ConfigError, Settings};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use engine::Engine;
+use graphql::auth::Authenticator;
+use graphql::Api;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use projections::{Projector, ReadDb};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use store::{Database, EventLog, StoreError};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("authentication setup: {0}")]
+    Auth(#[from] graphql::auth::AuthError),
+    #[error("cannot prepare the database folder: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl AppError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Config(_) | AppError::Auth(_) => "BAD_CONFIGURATION",
+            AppError::Store(e) => e.code(),
+            AppError::Io(_) => "IO_ERROR",
+        }
+    }
+}
+
+/// Everything a running omnicase holds.
+pub struct App {
+    pub settings: Settings,
+    pub db: Database,
+    pub log: Arc<dyn EventLog>,
+    pub engine: Arc<Engine>,
+    pub read: ReadDb,
+    pub projector: Arc<Projector>,
+    pub api: Arc<Api>,
+}
+
+/// Makes sure the folder of a SQLite file exists.
+fn prepare_sqlite_dir(url: &str) -> Result<(), std::io::Error> {
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        let path = path.split('?').next().unwrap_or(path);
+        if let Some(parent) = std::path::Path::new(path)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(parent)?;
+        }
+    }
+    Ok(())
+}
+
+impl App {
+    /// Connects and migrates; does not start background work.
+    pub async fn open(settings: Settings) -> Result<App, AppError> {
+        prepare_sqlite_dir(&settings.database_url)?;
+        let db = Database::connect(&settings.database_url).await?;
+        let log = db.log();
+        log.migrate().await?;
+        let engine = Arc::new(Engine::new(log.clone(), settings.tenants()?));
+        let read = ReadDb::new(db.clone());
+        let projector = Projector::new(read.clone(), log.clone());
+        let api = Arc::new(Api {
+            engine: engine.clone(),
+            read: read.clone(),
+            projector: projector.clone(),
+            auth: Arc::new(Authenticator::new(settings.auth()?)?),
+            read_your_writes: Duration::from_secs(2),
+        });
+        Ok(App {
+            settings,
+            db,
+            log,
+            engine,
+            read,
+            projector,
+            api,
+        })
+    }
+
+    /// The whole HTTP surface; used by `serve` and by tests (`oneshot`).
+    pub fn router(&self) -> Router {
+        let ops = Router::new()
+            .route("/healthz", get(|| async { "ok" }))
+            .route("/readyz", get(readyz))
+            .route("/metrics", get(metrics_text))
+            .with_state(self.read.clone());
+        graphql::routes(self.api.clone(), self.settings.dev)
+            .merge(ops)
+            .layer(middleware::from_fn(track))
+            .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                let id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                // Method and path only: bodies and query strings may carry PII.
+                tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }))
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+    }
+}
+
+/// The process-wide Prometheus recorder.
+pub fn metrics_handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        // Fails only if another recorder is installed; then ours stays local.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
+
+async fn metrics_text() -> impl IntoResponse {
+    metrics_handle().render()
+}
+
+async fn readyz(State(read): State<ReadDb>) -> Response {
+    match read.generation().await {
+        Ok(_) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.code()).into_response(),
+    }
+}
+
+async fn track(req: Request, next: Next) -> Response {
+    let path = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let started = Instant::now();
+    let response = next.run(req).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("omnicase_http_requests_total", "path" => path.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("omnicase_http_request_duration_seconds", "path" => path)
+        .record(started.elapsed().as_secs_f64());
+    response
+}

@@ -1,0 +1,649 @@
+//! The GraphQL API through the router (no socket), on both stores.
+
+use graphql::auth::Role;
+use serde_json::{json, Value};
+use tests::*;
+
+const REGISTER: &str = "mutation($input: RegisterClaimantInput!, $key: String!) {
+  registerClaimant(input: $input, idempotencyKey: $key) { claimantId outcome }
+}";
+
+const SUBMIT: &str = "mutation($input: SubmitClaimInput!, $key: String!) {
+  submitClaim(input: $input, idempotencyKey: $key) {
+    caseId version outcome replayed
+    claim { id status phase claimDate estimatedCompletion { reason } channelEntries { channel externalId duplicateOf } }
+  }
+}";
+
+const CLAIM: &str = "query($id: ID!) {
+  claim(id: $id) {
+    id version status phase benefitType claimDate closeReason evidenceWaiverSubmitted5103
+    contentions { description adjudication }
+    openRequestsForYou { description status dueDate }
+    evidenceRequests { description status }
+    channelEntries { channel externalId submittedBy duplicateOf }
+    decision { outcome status }
+    assignee
+  }
+}";
+
+pub struct Seeded {
+    pub claimant: String,
+    pub case_id: String,
+    pub citizen: String,
+}
+
+/// An agent registers Alex; Alex files a claim on the web.
+pub async fn seed(w: &ApiWorld, tenant_name: &str, file_number: &str) -> Seeded {
+    let agent = w.token(tenant_name, "agent-1", &[Role::Agent], None, false);
+    let r = w
+        .gql(
+            Some(&agent),
+            REGISTER,
+            json!({"key": format!("reg-{file_number}"), "input": {
+                "fileNumber": file_number, "identityNumber": "123-45-6789", "givenName": "Alex",
+                "familyName": "Rivera", "birthDate": "1980-04-02", "postcode": "20420"
+            }}),
+        )
+        .await;
+    let claimant = r["data"]["registerClaimant"]["claimantId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{r}"))
+        .to_owned();
+    let citizen = w.token(
+        tenant_name,
+        &format!("citizen-{file_number}"),
+        &[Role::Citizen],
+        Some(domain::ClaimantId::from_uuid(claimant.parse().unwrap())),
+        false,
+    );
+    let r = w
+        .gql(
+            Some(&citizen),
+            SUBMIT,
+            json!({"key": "web-1", "input": {
+                "benefitType": "COMPENSATION", "contentions": ["Tinnitus", "Left knee strain"],
+                "receivedAt": "2026-11-02T10:15:00Z"
+            }}),
+        )
+        .await;
+    let case_id = r["data"]["submitClaim"]["caseId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{r}"))
+        .to_owned();
+    Seeded {
+        claimant,
+        case_id,
+        citizen,
+    }
+}
+
+async fn citizen_files_and_follows_a_claim(backend: Backend) {
+    let w = api_world(backend).await;
+    let s = seed(&w, "alpha", "123456789").await;
+    let input = json!({"key": "web-1", "input": {
+        "benefitType": "COMPENSATION", "contentions": ["Tinnitus", "Left knee strain"], "receivedAt": "2026-11-02T10:15:00Z"
+    }});
+    // Replaying the same key returns the original result.
+    let replay = w.gql(Some(&s.citizen), SUBMIT, input).await;
+    let p = &replay["data"]["submitClaim"];
+    assert_eq!(
+        (
+            p["caseId"].as_str(),
+            p["replayed"].as_bool(),
+            p["outcome"].as_str()
+        ),
+        (Some(s.case_id.as_str()), Some(true), Some("CREATED"))
+    );
+    // Read-your-writes: the payload already shows the claim.
+    assert_eq!(p["claim"]["status"], "RECEIVED");
+    assert_eq!(
+        p["claim"]["phase"],
+        Value::Null,
+        "citizens never see internal phases"
+    );
+
+    let claim = w
+        .gql(Some(&s.citizen), CLAIM, json!({"id": s.case_id}))
+        .await;
+    insta::assert_json_snapshot!("citizen_claim_view", claim, {
+        ".data.claim.id" => "[case-id]",
+    });
+    let mine = w
+        .gql(
+            Some(&s.citizen),
+            "{ myClaims(first: 10) { edges { node { id status } } pageInfo { hasNextPage } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        mine["data"]["myClaims"]["edges"].as_array().map(Vec::len),
+        Some(1)
+    );
+    let timeline = w
+        .gql(Some(&s.citizen), "query($id: ID!) { caseTimeline(caseId: $id) { edges { node { kind line channel } } } }", json!({"id": s.case_id}))
+        .await;
+    let first = &timeline["data"]["caseTimeline"]["edges"][0]["node"];
+    assert_eq!(
+        (first["kind"].as_str(), first["line"].as_str()),
+        (Some("CHANNEL_ENTRY"), Some("Claim received online"))
+    );
+}
+both!(citizen_files_and_follows_a_claim);
+
+/// Mail with an older postmark arrives after the web claim: one case, two
+/// entries, claim date moved back, and the timeline ordered by receipt.
+async fn cross_channel_submission_joins_the_open_claim(backend: Backend) {
+    let w = api_world(backend).await;
+    let s = seed(&w, "alpha", "123456789").await;
+    let clerk = w.token("alpha", "mailroom-1", &[Role::Caseworker], None, false);
+    let r = w
+        .gql(
+            Some(&clerk),
+            SUBMIT,
+            json!({"key": "scan-1", "input": {
+                "claimantId": s.claimant, "benefitType": "COMPENSATION", "contentions": ["Tinnitus"],
+                "channel": "MAIL_SCAN", "externalId": "batch-9/doc-1", "receivedAt": "2026-10-28T00:00:00Z"
+            }}),
+        )
+        .await;
+    let p = &r["data"]["submitClaim"];
+    assert_eq!(
+        (p["caseId"].as_str(), p["outcome"].as_str()),
+        (Some(s.case_id.as_str()), Some("ATTACHED_AS_DUPLICATE")),
+        "{r}"
+    );
+    assert_eq!(p["claim"]["claimDate"], "2026-10-28T00:00:00+00:00");
+    let entries = p["claim"]["channelEntries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    assert!(entries[1]["duplicateOf"].is_string());
+    let timeline = w
+        .gql(Some(&s.citizen), "query($id: ID!) { caseTimeline(caseId: $id) { edges { node { kind channel line } } } }", json!({"id": s.case_id}))
+        .await;
+    let kinds: Vec<_> = timeline["data"]["caseTimeline"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["channel"].as_str().unwrap_or("-").to_owned())
+        .collect();
+    assert_eq!(
+        kinds.first().map(String::as_str),
+        Some("MAIL_SCAN"),
+        "ordered by receivedAt: {kinds:?}"
+    );
+}
+both!(cross_channel_submission_joins_the_open_claim);
+
+/// Every query and mutation that takes A's ids, called by citizen B and by
+/// principals of another tenant, answers exactly as for an id that does
+/// not exist.
+async fn bola_sweep_leaks_nothing(backend: Backend) {
+    let w = api_world(backend).await;
+    let a = seed(&w, "alpha", "123456789").await;
+    let b = seed(&w, "alpha", "987654321").await;
+    let _beta_case = seed(&w, "beta", "123456789").await;
+    let strangers = [
+        ("citizen B", b.citizen.clone()),
+        (
+            "beta citizen",
+            w.token(
+                "beta",
+                "citizen-x",
+                &[Role::Citizen],
+                Some(domain::ClaimantId::generate()),
+                false,
+            ),
+        ),
+        (
+            "beta staff",
+            w.token(
+                "beta",
+                "boss",
+                &[
+                    Role::Agent,
+                    Role::Caseworker,
+                    Role::Approver,
+                    Role::Supervisor,
+                ],
+                None,
+                true,
+            ),
+        ),
+    ];
+    let any = "00000000-0000-7000-8000-000000000000";
+    let ops: Vec<(&str, Value)> = vec![
+        ("query($c: ID!) { claim(id: $c) { id status } }", json!({})),
+        ("query($c: ID!) { caseTimeline(caseId: $c) { edges { node { line } } } }", json!({})),
+        ("query($p: ID!) { caseContext(claimantId: $p, purpose: \"call\") { identityVerified } }", json!({})),
+        ("mutation($c: ID!) { attachDocument(caseId: $c, idempotencyKey: \"k\", input: { documentType: \"DD214\", pages: 1, checksum: \"sha256:0000000000000000000000000000000000000000000000000000000000000000\", storageRef: \"s3://x\" }) { version } }", json!({})),
+        ("mutation($c: ID!, $x: ID!) { linkDocument(caseId: $c, documentId: $x, requestId: $x, idempotencyKey: \"k\") { version } }", json!({})),
+        ("mutation($c: ID!) { requestEvidence(caseId: $c, idempotencyKey: \"k\", input: { description: \"x\", neededFromClaimant: true, dueDate: \"2027-01-01\" }) { version } }", json!({})),
+        ("mutation($c: ID!) { submitWaiver5103(caseId: $c, idempotencyKey: \"k\") { version } }", json!({})),
+        ("mutation($c: ID!, $x: ID!) { reviewEvidence(caseId: $c, requestId: $x, status: ACCEPTED, idempotencyKey: \"k\") { version } }", json!({})),
+        ("mutation($c: ID!) { changePhase(caseId: $c, phase: UNDER_REVIEW, idempotencyKey: \"k\") { version } }", json!({})),
+        ("mutation($c: ID!) { assignCase(caseId: $c, idempotencyKey: \"k\") { version } }", json!({})),
+        ("mutation($c: ID!) { unassignCase(caseId: $c, idempotencyKey: \"k\") { version } }", json!({})),
+        ("mutation($c: ID!) { routeToTeam(caseId: $c, team: \"east\", idempotencyKey: \"k\") { version } }", json!({})),
+        ("mutation($c: ID!) { recordContact(caseId: $c, idempotencyKey: \"k\", input: { kind: INBOUND, summary: \"x\" }) { version } }", json!({})),
+        ("mutation($c: ID!, $x: ID!) { proposeDecision(caseId: $c, idempotencyKey: \"k\", adjudications: [{ contentionId: $x, adjudication: GRANTED }]) { version } }", json!({})),
+        ("mutation($c: ID!) { approveDecision(caseId: $c, idempotencyKey: \"k\") { version } }", json!({})),
+        ("mutation($c: ID!) { returnDecision(caseId: $c, reason: \"x\", idempotencyKey: \"k\") { version } }", json!({})),
+        ("mutation($c: ID!) { mailDecisionLetter(caseId: $c, idempotencyKey: \"k\") { version } }", json!({})),
+        ("mutation($c: ID!) { withdrawClaim(caseId: $c, idempotencyKey: \"k\") { version } }", json!({})),
+        ("mutation($c: ID!, $x: ID!) { mergeCase(caseId: $c, survivorId: $x, idempotencyKey: \"k\") { version } }", json!({})),
+        ("mutation($c: ID!, $x: ID!) { markRequestOverdue(caseId: $c, requestId: $x, idempotencyKey: \"k\") { version } }", json!({})),
+        ("mutation($c: ID!, $x: ID!) { fileAppeal(caseId: $c, contentionId: $x, idempotencyKey: \"k\") { version } }", json!({})),
+        ("mutation($p: ID!) { recordIdentityVerification(claimantId: $p, method: \"dob\") { verifiedUntil } }", json!({})),
+        ("mutation($p: ID!) { submitClaim(idempotencyKey: \"k\", input: { claimantId: $p, benefitType: \"COMPENSATION\", contentions: [\"x\"] }) { version } }", json!({})),
+    ];
+    for (who, token) in &strangers {
+        for (query, _) in &ops {
+            let theirs = w
+                .gql(
+                    Some(token),
+                    query,
+                    json!({"c": a.case_id, "p": a.claimant, "x": any}),
+                )
+                .await;
+            let missing = w
+                .gql(Some(token), query, json!({"c": any, "p": any, "x": any}))
+                .await;
+            let code = error_code(&theirs);
+            assert!(
+                matches!(code, Some("NOT_FOUND" | "FORBIDDEN")),
+                "{who}: {query} answered {theirs}"
+            );
+            assert_eq!(
+                theirs, missing,
+                "{who}: {query} must look exactly like a missing id"
+            );
+        }
+    }
+    // Nothing changed on A's case.
+    let owner = w
+        .gql(Some(&a.citizen), CLAIM, json!({"id": a.case_id}))
+        .await;
+    assert_eq!(owner["data"]["claim"]["version"], 2, "{owner}");
+}
+both!(bola_sweep_leaks_nothing);
+
+const CONTEXT: &str = "query($p: ID!) {
+  caseContext(claimantId: $p, purpose: \"inbound call\") {
+    identityVerified verificationPrompt
+    claimant { givenName familyName fileNumber identityNumber birthDate birthYear disclosed }
+    flags { restricted safety }
+    openClaims { id status }
+    openRequests { description dueDate overdue }
+    recentContacts { summary }
+  }
+}";
+
+/// Agents see a verification prompt and masked values until they record
+/// identity verification; caseworkers see full values; every read is
+/// audited, and supervisors can read the audit log.
+async fn case_context_masks_until_verified_and_is_audited(backend: Backend) {
+    let w = api_world(backend).await;
+    let s = seed(&w, "alpha", "123456789").await;
+    let agent = w.token("alpha", "agent-7", &[Role::Agent], None, false);
+    let before = w.gql(Some(&agent), CONTEXT, json!({"p": s.claimant})).await;
+    let ctx = &before["data"]["caseContext"];
+    assert_eq!(ctx["identityVerified"], false, "{before}");
+    assert!(ctx["verificationPrompt"].is_string());
+    assert_eq!(ctx["claimant"]["identityNumber"], "***-**-6789");
+    assert_eq!(ctx["claimant"]["fileNumber"], "*****6789");
+    assert_eq!(ctx["claimant"]["birthDate"], Value::Null);
+    assert_eq!(ctx["claimant"]["birthYear"], 1980);
+    assert_eq!(ctx["openClaims"].as_array().map(Vec::len), Some(0));
+
+    let v = w
+        .gql(Some(&agent), "mutation($p: ID!) { recordIdentityVerification(claimantId: $p, method: \"DOB_AND_POSTCODE\") { verifiedUntil } }", json!({"p": s.claimant}))
+        .await;
+    assert!(
+        v["data"]["recordIdentityVerification"]["verifiedUntil"].is_string(),
+        "{v}"
+    );
+    let after = w.gql(Some(&agent), CONTEXT, json!({"p": s.claimant})).await;
+    let ctx = &after["data"]["caseContext"];
+    assert_eq!(ctx["identityVerified"], true);
+    assert_eq!(ctx["claimant"]["identityNumber"], "123-45-6789");
+    assert_eq!(ctx["claimant"]["birthDate"], "1980-04-02");
+    assert_eq!(ctx["openClaims"].as_array().map(Vec::len), Some(1));
+
+    let caseworker = w.token("alpha", "cw-1", &[Role::Caseworker], None, false);
+    let cw = w
+        .gql(Some(&caseworker), CONTEXT, json!({"p": s.claimant}))
+        .await;
+    assert_eq!(cw["data"]["caseContext"]["claimant"]["disclosed"], true);
+
+    let supervisor = w.token("alpha", "sup-1", &[Role::Supervisor], None, false);
+    let audit = w
+        .gql(
+            Some(&supervisor),
+            "{ auditLog(first: 50) { edges { node { actor action outcome purpose subjectId } } } }",
+            json!({}),
+        )
+        .await;
+    let rows: Vec<(String, String, String)> = audit["data"]["auditLog"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{audit}"))
+        .iter()
+        .map(|e| {
+            let n = &e["node"];
+            (
+                n["actor"].as_str().unwrap().to_owned(),
+                n["action"].as_str().unwrap().to_owned(),
+                n["outcome"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let reads = rows
+        .iter()
+        .filter(|(a, act, o)| a == "agent-7" && act == "READ_CASE_CONTEXT" && o == "ALLOWED")
+        .count();
+    assert_eq!(reads, 2, "{rows:?}");
+    assert!(rows
+        .iter()
+        .any(|(a, act, _)| a == "agent-7" && act == "VERIFY_IDENTITY"));
+    assert!(rows
+        .iter()
+        .any(|(a, act, _)| a == "cw-1" && act == "READ_CASE_CONTEXT"));
+
+    // A denied read is audited too.
+    let other = seed(&w, "alpha", "987654321").await;
+    let denied = w
+        .gql(Some(&other.citizen), CLAIM, json!({"id": s.case_id}))
+        .await;
+    assert_eq!(error_code(&denied), Some("NOT_FOUND"));
+    let audit = w
+        .gql(
+            Some(&supervisor),
+            "{ auditLog(first: 50) { edges { node { actor action outcome } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(audit["data"]["auditLog"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["node"]["outcome"] == "DENIED" && e["node"]["action"] == "READ_CLAIM"));
+    // Only supervisors read the audit log.
+    let refused = w
+        .gql(
+            Some(&agent),
+            "{ auditLog { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&refused), Some("FORBIDDEN"));
+}
+both!(case_context_masks_until_verified_and_is_audited);
+
+/// A restricted claimant's records need the SENSITIVE permission.
+async fn restricted_records_need_sensitive(backend: Backend) {
+    let w = api_world(backend).await;
+    let s = seed(&w, "alpha", "123456789").await;
+    let env = env("alpha", "supervisor");
+    let claimant = domain::ClaimantId::from_uuid(s.claimant.parse().unwrap());
+    w.app
+        .engine
+        .execute_claimant(
+            &env,
+            claimant,
+            domain::ClaimantCommand::SetRestriction(Some(
+                domain::claimant::Restriction::AgencyEmployee,
+            )),
+        )
+        .await
+        .unwrap();
+    w.app.projector.catch_up().await.unwrap();
+    let plain = w.token("alpha", "cw-1", &[Role::Caseworker], None, false);
+    let sensitive = w.token("alpha", "cw-2", &[Role::Caseworker], None, true);
+    assert_eq!(
+        error_code(&w.gql(Some(&plain), CONTEXT, json!({"p": s.claimant})).await),
+        Some("NOT_FOUND")
+    );
+    assert_eq!(
+        error_code(&w.gql(Some(&plain), CLAIM, json!({"id": s.case_id})).await),
+        Some("NOT_FOUND")
+    );
+    let ok = w
+        .gql(Some(&sensitive), CONTEXT, json!({"p": s.claimant}))
+        .await;
+    assert_eq!(
+        ok["data"]["caseContext"]["flags"]["restricted"], true,
+        "{ok}"
+    );
+    // The claimant still sees their own claim.
+    assert_eq!(
+        w.gql(Some(&s.citizen), CLAIM, json!({"id": s.case_id}))
+            .await["data"]["claim"]["status"],
+        "RECEIVED"
+    );
+}
+both!(restricted_records_need_sensitive);
+
+/// Caseworker flow through mutations: queues, phase moves, evidence,
+/// four-eyes decision, letter, and coded refusals on the way.
+async fn casework_through_mutations(backend: Backend) {
+    let w = api_world(backend).await;
+    let s = seed(&w, "alpha", "123456789").await;
+    let cw = w.token("alpha", "cw-1", &[Role::Caseworker], None, false);
+    let approver = w.token("alpha", "ap-1", &[Role::Approver], None, false);
+    let call = |token: String, q: &'static str, vars: Value| {
+        let w = &w;
+        async move { w.gql(Some(&token), q, vars).await }
+    };
+    let queue = |token: String, kind: &'static str| {
+        let w = &w;
+        async move {
+            let r = w
+                .gql(Some(&token), "query($k: QueueKind!) { workQueue(queue: $k) { edges { node { caseId daysInPhase overdueRequests } } } }", json!({"k": kind}))
+                .await;
+            r["data"]["workQueue"]["edges"]
+                .as_array()
+                .map(|e| e.len())
+                .unwrap_or_else(|| panic!("{r}"))
+        }
+    };
+    assert_eq!(queue(cw.clone(), "UNASSIGNED").await, 1);
+    let r = call(cw.clone(), "mutation($c: ID!) { assignCase(caseId: $c, idempotencyKey: \"a1\") { claim { assignee } } }", json!({"c": s.case_id})).await;
+    assert_eq!(r["data"]["assignCase"]["claim"]["assignee"], "cw-1", "{r}");
+    assert_eq!(queue(cw.clone(), "UNASSIGNED").await, 0);
+    assert_eq!(queue(cw.clone(), "MINE").await, 1);
+    let other = w.token("alpha", "cw-2", &[Role::Caseworker], None, false);
+    let taken = call(
+        other,
+        "mutation($c: ID!) { assignCase(caseId: $c, idempotencyKey: \"a2\") { version } }",
+        json!({"c": s.case_id}),
+    )
+    .await;
+    assert_eq!(error_code(&taken), Some("ALREADY_ASSIGNED"));
+
+    let phase = "mutation($c: ID!, $p: Phase!, $r: String, $k: String!, $v: Int) { changePhase(caseId: $c, phase: $p, reason: $r, idempotencyKey: $k, expectedVersion: $v) { version claim { status phase phaseBack phaseBackReason } } }";
+    let r = call(
+        cw.clone(),
+        phase,
+        json!({"c": s.case_id, "p": "GATHERING_OF_EVIDENCE", "k": "p1"}),
+    )
+    .await;
+    let version = r["data"]["changePhase"]["version"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{r}"));
+    assert_eq!(
+        r["data"]["changePhase"]["claim"]["status"],
+        "EVIDENCE_GATHERING_REVIEW_DECISION"
+    );
+    let stale = call(
+        cw.clone(),
+        phase,
+        json!({"c": s.case_id, "p": "REVIEW_OF_EVIDENCE", "k": "p2", "v": version - 1}),
+    )
+    .await;
+    assert_eq!(error_code(&stale), Some("VERSION_CONFLICT"));
+    assert_eq!(stale["errors"][0]["extensions"]["retriable"], true);
+    let no_reason = call(
+        cw.clone(),
+        phase,
+        json!({"c": s.case_id, "p": "UNDER_REVIEW", "k": "p3"}),
+    )
+    .await;
+    assert_eq!(error_code(&no_reason), Some("PHASE_BACK_REASON_REQUIRED"));
+
+    let r = call(
+        cw.clone(),
+        "mutation($c: ID!) { requestEvidence(caseId: $c, idempotencyKey: \"e1\", input: { description: \"Audiology exam results\", neededFromClaimant: true, dueDate: \"2026-01-15\" }) { claim { evidenceRequests { description status } } } }",
+        json!({"c": s.case_id}),
+    )
+    .await;
+    assert_eq!(
+        r["data"]["requestEvidence"]["claim"]["evidenceRequests"][0]["status"], "NEEDED_FROM_YOU",
+        "{r}"
+    );
+    let citizen_view = call(s.citizen.clone(), CLAIM, json!({"id": s.case_id})).await;
+    assert_eq!(
+        citizen_view["data"]["claim"]["openRequestsForYou"][0]["description"],
+        "Audiology exam results"
+    );
+
+    call(
+        cw.clone(),
+        phase,
+        json!({"c": s.case_id, "p": "PREPARATION_FOR_DECISION", "k": "p4"}),
+    )
+    .await;
+    let claim = call(
+        cw.clone(),
+        "query($c: ID!) { claim(id: $c) { contentions { id } } }",
+        json!({"c": s.case_id}),
+    )
+    .await;
+    let ids: Vec<String> = claim["data"]["claim"]["contentions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    let propose = "mutation($c: ID!, $a: [AdjudicationInput!]!) { proposeDecision(caseId: $c, adjudications: $a, idempotencyKey: \"d1\") { claim { phase decision { status outcome } } } }";
+    let r = call(cw.clone(), propose, json!({"c": s.case_id, "a": [{"contentionId": ids[0], "adjudication": "GRANTED"}, {"contentionId": ids[1], "adjudication": "DENIED"}]})).await;
+    assert_eq!(
+        r["data"]["proposeDecision"]["claim"]["phase"], "PENDING_DECISION_APPROVAL",
+        "{r}"
+    );
+    assert_eq!(queue(approver.clone(), "AWAITING_APPROVAL").await, 1);
+    // A caseworker who is also an approver may not approve their own proposal.
+    let both_roles = w.token(
+        "alpha",
+        "cw-1",
+        &[Role::Caseworker, Role::Approver],
+        None,
+        false,
+    );
+    let own = call(
+        both_roles.clone(),
+        "mutation($c: ID!) { approveDecision(caseId: $c, idempotencyKey: \"ap0\") { version } }",
+        json!({"c": s.case_id}),
+    )
+    .await;
+    assert_eq!(error_code(&own), Some("FOUR_EYES_VIOLATION"));
+    assert_eq!(
+        queue(both_roles, "AWAITING_APPROVAL").await,
+        0,
+        "own proposals are not in one's approval queue"
+    );
+    let r = call(approver.clone(), "mutation($c: ID!) { approveDecision(caseId: $c, idempotencyKey: \"ap1\") { claim { status decision { outcome } } } }", json!({"c": s.case_id})).await;
+    assert_eq!(
+        r["data"]["approveDecision"]["claim"]["status"], "PREPARATION_FOR_NOTIFICATION",
+        "{r}"
+    );
+    // Citizens do not see the decision before the letter is mailed.
+    let before_letter = call(s.citizen.clone(), CLAIM, json!({"id": s.case_id})).await;
+    assert_eq!(before_letter["data"]["claim"]["decision"], Value::Null);
+    call(
+        approver,
+        "mutation($c: ID!) { mailDecisionLetter(caseId: $c, idempotencyKey: \"m1\") { version } }",
+        json!({"c": s.case_id}),
+    )
+    .await;
+    let done = call(s.citizen.clone(), CLAIM, json!({"id": s.case_id})).await;
+    assert_eq!(done["data"]["claim"]["status"], "COMPLETE");
+    assert_eq!(done["data"]["claim"]["decision"]["outcome"], "PARTIAL");
+    // Citizens may not run staff commands on their own claim.
+    let refused = call(
+        s.citizen.clone(),
+        phase,
+        json!({"c": s.case_id, "p": "UNDER_REVIEW", "k": "x"}),
+    )
+    .await;
+    assert_eq!(error_code(&refused), Some("FORBIDDEN"));
+}
+both!(casework_through_mutations);
+
+/// Bad input never crashes and always gets a code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authentication_and_limits_are_enforced() {
+    let w = api_world(Backend::Sqlite).await;
+    let s = seed(&w, "alpha", "123456789").await;
+    let anonymous = w.gql(None, CLAIM, json!({"id": s.case_id})).await;
+    assert_eq!(error_code(&anonymous), Some("UNAUTHENTICATED"));
+    let forged = w
+        .gql(Some("not.a.jwt"), CLAIM, json!({"id": s.case_id}))
+        .await;
+    assert_eq!(error_code(&forged), Some("UNAUTHENTICATED"));
+    let aliases: String = (0..40)
+        .map(|i| format!("a{i}: claim(id: $id) {{ id }} "))
+        .collect();
+    let r = w
+        .gql(
+            Some(&s.citizen),
+            &format!("query($id: ID!) {{ {aliases} }}"),
+            json!({"id": s.case_id}),
+        )
+        .await;
+    assert_eq!(error_code(&r), Some("BAD_USER_INPUT"), "{r}");
+    let deep = format!(
+        "{{ __schema {{ types {{ {} name {} }} }} }}",
+        "fields { type { ofType { ".repeat(6),
+        "} } } ".repeat(6)
+    );
+    let r = w.gql(Some(&s.citizen), &deep, json!({})).await;
+    assert!(
+        r["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("nested too deep") || m.contains("depth")),
+        "{r}"
+    );
+    let r = w
+        .gql(
+            Some(&s.citizen),
+            "{ claim(id: \"not-a-uuid\") { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&r), Some("BAD_USER_INPUT"));
+    let r = w.gql(Some(&s.citizen), "{ claim(id: ", json!({})).await;
+    assert!(r["errors"].is_array(), "syntax errors are reported: {r}");
+    let r = w
+        .gql(Some(&s.citizen), "mutation { submitClaim(idempotencyKey: \"k\", input: { benefitType: \"nope\", contentions: [\"x\"] }) { version } }", json!({}))
+        .await;
+    assert_eq!(error_code(&r), Some("BAD_USER_INPUT"));
+    let r = w
+        .gql(Some(&s.citizen), "mutation { submitClaim(idempotencyKey: \"k2\", input: { benefitType: \"BURIAL\", contentions: [\"x\"] }) { version } }", json!({}))
+        .await;
+    assert_eq!(error_code(&r), Some("UNKNOWN_BENEFIT_TYPE"));
+}
+
+/// The SDL is committed and snapshot-tested: a breaking change shows in review.
+#[test]
+fn schema_sdl_is_committed_and_snapshotted() {
+    let sdl = graphql::sdl();
+    insta::assert_snapshot!("schema_sdl", sdl);
+    let committed = std::fs::read_to_string(format!(
+        "{}/../graphql/schema.graphql",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap_or_default();
+    assert_eq!(
+        committed, sdl,
+        "run `omnicase schema` and commit graphql/schema.graphql"
+    );
+}

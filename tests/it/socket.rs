@@ -1,0 +1,113 @@
+//! Subscriptions over a real socket (graphql-transport-ws).
+
+use crate::api::seed;
+use futures_util::{SinkExt, StreamExt};
+use graphql::auth::Role;
+use serde_json::{json, Value};
+use std::time::Duration;
+use tests::*;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn serve(w: &ApiWorld) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = w.router.clone();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    addr
+}
+
+async fn connect(addr: std::net::SocketAddr, token: &str) -> Socket {
+    let mut request = format!("ws://{addr}/graphql/ws")
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    send(
+        &mut ws,
+        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}}),
+    )
+    .await;
+    assert_eq!(next(&mut ws).await["type"], "connection_ack");
+    ws
+}
+
+async fn send(ws: &mut Socket, v: Value) {
+    ws.send(Message::Text(v.to_string().into())).await.unwrap();
+}
+
+/// The next JSON message (pings skipped), within 15 s.
+async fn next(ws: &mut Socket) -> Value {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(15), ws.next())
+            .await
+            .expect("a message in time")
+            .unwrap()
+            .unwrap();
+        if let Message::Text(t) = msg {
+            let v: Value = serde_json::from_str(&t).unwrap();
+            if v["type"] != "ping" && v["type"] != "pong" {
+                return v;
+            }
+        }
+    }
+}
+
+const SUBSCRIBE: &str =
+    "subscription($id: ID!) { claimStatusChanged(caseId: $id) { status version } }";
+
+/// A citizen subscribed to their claim sees the status change a caseworker
+/// makes; a stranger subscribing to the same id gets NOT_FOUND, exactly as
+/// for an id that does not exist.
+async fn claim_status_changes_reach_subscribers(backend: Backend) {
+    let w = api_world(backend).await;
+    let a = seed(&w, "alpha", "123456789").await;
+    let b = seed(&w, "alpha", "987654321").await;
+    let addr = serve(&w).await;
+
+    let mut ws = connect(addr, &a.citizen).await;
+    send(&mut ws, json!({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIBE, "variables": {"id": a.case_id}}})).await;
+    // Give the subscription a moment to register before the change.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let cw = w.token("alpha", "cw-1", &[Role::Caseworker], None, false);
+    let r = w
+        .gql(
+            Some(&cw),
+            "mutation($c: ID!) { changePhase(caseId: $c, phase: UNDER_REVIEW, idempotencyKey: \"p1\") { version } }",
+            json!({"c": a.case_id}),
+        )
+        .await;
+    assert!(r["data"]["changePhase"]["version"].is_number(), "{r}");
+    let msg = next(&mut ws).await;
+    assert_eq!(msg["type"], "next", "{msg}");
+    assert_eq!(
+        msg["payload"]["data"]["claimStatusChanged"]["status"], "INITIAL_REVIEW",
+        "{msg}"
+    );
+
+    let mut stranger = connect(addr, &b.citizen).await;
+    send(&mut stranger, json!({"id": "2", "type": "subscribe", "payload": {"query": SUBSCRIBE, "variables": {"id": a.case_id}}})).await;
+    let theirs = next(&mut stranger).await;
+    assert_eq!(
+        next(&mut stranger).await,
+        json!({"id": "2", "type": "complete"})
+    );
+    send(&mut stranger, json!({"id": "3", "type": "subscribe", "payload": {"query": SUBSCRIBE, "variables": {"id": "00000000-0000-7000-8000-000000000000"}}})).await;
+    let mut missing = next(&mut stranger).await;
+    missing["id"] = json!("2");
+    assert_eq!(
+        theirs, missing,
+        "a stranger's subscription looks like a missing id"
+    );
+    let code = theirs["payload"][0]["extensions"]["code"]
+        .as_str()
+        .or(theirs["payload"]["errors"][0]["extensions"]["code"].as_str());
+    assert_eq!(code, Some("NOT_FOUND"), "{theirs}");
+}
+both!(claim_status_changes_reach_subscribers);
