@@ -22,9 +22,11 @@ pub struct Api {
     pub read_your_writes: Duration,
 }
 
-pub(crate) fn api<'a>(ctx: &Context<'a>) -> &'a Api {
-    // Installed by `schema()`; absent only if the schema is misassembled.
-    ctx.data_unchecked::<Arc<Api>>()
+pub(crate) fn api<'a>(ctx: &Context<'a>) -> ApiResult<&'a Api> {
+    // Installed by `schema()`; missing only if the schema is misassembled.
+    ctx.data::<Arc<Api>>()
+        .map(|a| a.as_ref())
+        .map_err(|_| ApiError::Internal)
 }
 
 pub(crate) fn principal<'a>(ctx: &Context<'a>) -> ApiResult<&'a Principal> {

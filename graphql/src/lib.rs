@@ -5,6 +5,7 @@
 pub mod auth;
 mod context;
 mod error;
+mod loaders;
 mod mutation;
 mod query;
 mod subscription;
@@ -17,7 +18,7 @@ use async_graphql::http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
 use async_graphql::{Data, Schema};
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use auth::Principal;
-use axum::extract::{DefaultBodyLimit, State, WebSocketUpgrade};
+use axum::extract::{State, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -35,12 +36,19 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The schema, with the application installed.
 pub fn schema(api: Arc<Api>) -> OmnicaseSchema {
+    let claimants = async_graphql::dataloader::DataLoader::new(
+        loaders::ClaimantLoader {
+            read: api.read.clone(),
+        },
+        tokio::spawn,
+    );
     Schema::build(
         query::QueryRoot,
         mutation::MutationRoot,
         subscription::SubscriptionRoot,
     )
     .data(api)
+    .data(claimants)
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)
     .limit_recursive_depth(32)
@@ -77,7 +85,9 @@ pub fn routes(api: Arc<Api>, graphiql: bool) -> Router {
     Router::new()
         .route("/graphql", get(graphiql_page).post(graphql))
         .route("/graphql/ws", get(subscriptions))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            MAX_BODY_BYTES,
+        ))
         .with_state(state)
 }
 

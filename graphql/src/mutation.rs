@@ -11,6 +11,7 @@ use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::case::{self as dc, ContactKind, NewContact, NewEvidenceRequest, RequestKind};
 use domain::claimant::ClaimantPii;
+use domain::ClaimantCommand;
 use domain::*;
 use engine::{ClaimSubmission, CommandResult, Envelope};
 use sha2::{Digest, Sha256};
@@ -89,6 +90,26 @@ pub struct RegisterClaimantInput {
     pub postcode: String,
     #[graphql(default)]
     pub address_lines: Vec<String>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct RepresentativeInput {
+    /// The representative's principal (their token's subject).
+    pub actor: String,
+    /// Power-of-attorney code of the accredited organization.
+    pub poa_code: String,
+}
+
+#[derive(InputObject, Debug)]
+pub struct GuardianInput {
+    pub actor: String,
+    pub relationship: String,
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum RestrictionInput {
+    AgencyEmployee,
+    ProtectedAddress,
 }
 
 #[derive(InputObject, Debug)]
@@ -198,7 +219,7 @@ impl<'a> Run<'a> {
         args: &(dyn std::fmt::Debug + Sync),
         build: impl FnOnce(&Envelope, &domain::CaseFile) -> ApiResult<CaseCommand>,
     ) -> ApiResult<ClaimPayload> {
-        let api = api(self.ctx);
+        let api = api(self.ctx)?;
         let id = parse_id(case_id)?;
         let file = api.actionable_case(self.p, id).await?;
         require(self.p, roles)?;
@@ -219,7 +240,7 @@ impl<'a> Run<'a> {
     }
 
     async fn payload(&self, result: CommandResult) -> ApiResult<ClaimPayload> {
-        let api = api(self.ctx);
+        let api = api(self.ctx)?;
         let view = api
             .await_case(&self.p.tenant, result.stream_id, result.version)
             .await?;
@@ -307,7 +328,7 @@ impl MutationRoot {
                 Submitter::Claimant
             },
         };
-        let api = api(ctx);
+        let api = api(ctx)?;
         let result = api
             .engine
             .submit_claim(&env, submission)
@@ -327,25 +348,8 @@ impl MutationRoot {
         require(p, &[Role::Agent, Role::Caseworker, Role::Supervisor])?;
         let mut env = envelope(p, channel_of(p, None)?, &idempotency_key)?;
         env.fingerprint = Some(fingerprint("registerClaimant", &input));
-        let pii = ClaimantPii {
-            file_number: FileNumber::parse(&input.file_number).map_err(ApiError::from)?,
-            identity_number: input
-                .identity_number
-                .as_deref()
-                .map(IdentityNumber::parse)
-                .transpose()
-                .map_err(ApiError::from)?,
-            given_name: text("givenName", &input.given_name)?,
-            family_name: text("familyName", &input.family_name)?,
-            birth_date: input.birth_date,
-            postcode: text("postcode", &input.postcode)?,
-            address_lines: input
-                .address_lines
-                .iter()
-                .map(|l| text("addressLines", l))
-                .collect::<ApiResult<_>>()?,
-        };
-        let r = api(ctx)
+        let pii = pii_of(&input)?;
+        let r = api(ctx)?
             .engine
             .register_claimant(&env, pii)
             .await
@@ -369,7 +373,7 @@ impl MutationRoot {
         let p = principal(ctx)?;
         require(p, STAFF)?;
         let id = parse_id(&claimant_id)?;
-        let api = api(ctx);
+        let api = api(ctx)?;
         let method = text("method", &method)?;
         if api
             .read
@@ -870,7 +874,7 @@ impl MutationRoot {
     ) -> async_graphql::Result<ClaimPayload> {
         let run = Run::new(ctx)?;
         let survivor = parse_id(&survivor_id)?;
-        api(ctx).actionable_case(run.p, survivor).await?;
+        api(ctx)?.actionable_case(run.p, survivor).await?;
         Ok(run
             .on_case(
                 "mergeCase",
@@ -924,7 +928,7 @@ impl MutationRoot {
     ) -> async_graphql::Result<ClaimPayload> {
         let run = Run::new(ctx)?;
         let p = run.p;
-        let api = api(ctx);
+        let api = api(ctx)?;
         let id = parse_id(&case_id)?;
         api.actionable_case(p, id).await?;
         require(p, OWNER_OR_STAFF)?;
@@ -950,4 +954,198 @@ impl MutationRoot {
             .map_err(ApiError::from)?;
         Ok(run.payload(result).await?)
     }
+
+    /// Corrects a claimant's identity data (caseworkers).
+    async fn correct_claimant_identity(
+        &self,
+        ctx: &Context<'_>,
+        claimant_id: ID,
+        input: RegisterClaimantInput,
+        idempotency_key: String,
+    ) -> async_graphql::Result<ClaimantPayload> {
+        let pii = pii_of(&input)?;
+        Ok(claimant_command(
+            ctx,
+            &claimant_id,
+            &idempotency_key,
+            CASEWORK,
+            "correctClaimantIdentity",
+            &input,
+            ClaimantCommand::CorrectPii { pii },
+        )
+        .await?)
+    }
+
+    /// Sets or clears (omit `representative`) the power-of-attorney holder.
+    async fn set_representative(
+        &self,
+        ctx: &Context<'_>,
+        claimant_id: ID,
+        representative: Option<RepresentativeInput>,
+        idempotency_key: String,
+    ) -> async_graphql::Result<ClaimantPayload> {
+        let rep = representative
+            .as_ref()
+            .map(|r| {
+                Ok::<_, ApiError>(domain::claimant::Representative {
+                    actor: ActorId::parse(&r.actor)?,
+                    poa_code: text("poaCode", &r.poa_code)?,
+                })
+            })
+            .transpose()?;
+        Ok(claimant_command(
+            ctx,
+            &claimant_id,
+            &idempotency_key,
+            &[Role::Agent, Role::Caseworker, Role::Supervisor],
+            "setRepresentative",
+            &representative,
+            ClaimantCommand::SetRepresentative(rep),
+        )
+        .await?)
+    }
+
+    /// Sets or clears the claimant's guardian.
+    async fn set_guardian(
+        &self,
+        ctx: &Context<'_>,
+        claimant_id: ID,
+        guardian: Option<GuardianInput>,
+        idempotency_key: String,
+    ) -> async_graphql::Result<ClaimantPayload> {
+        let g = guardian
+            .as_ref()
+            .map(|g| {
+                Ok::<_, ApiError>(domain::claimant::Guardian {
+                    actor: ActorId::parse(&g.actor)?,
+                    relationship: text("relationship", &g.relationship)?,
+                })
+            })
+            .transpose()?;
+        Ok(claimant_command(
+            ctx,
+            &claimant_id,
+            &idempotency_key,
+            CASEWORK,
+            "setGuardian",
+            &guardian,
+            ClaimantCommand::SetGuardian(g),
+        )
+        .await?)
+    }
+
+    /// Replaces the safety flags and accessibility needs agents see first.
+    async fn set_claimant_flags(
+        &self,
+        ctx: &Context<'_>,
+        claimant_id: ID,
+        safety: Vec<String>,
+        accessibility: Vec<String>,
+        idempotency_key: String,
+    ) -> async_graphql::Result<ClaimantPayload> {
+        let flags = domain::claimant::Flags {
+            safety: safety
+                .iter()
+                .map(|t| text("safety", t))
+                .collect::<ApiResult<_>>()?,
+            accessibility: accessibility
+                .iter()
+                .map(|t| text("accessibility", t))
+                .collect::<ApiResult<_>>()?,
+        };
+        Ok(claimant_command(
+            ctx,
+            &claimant_id,
+            &idempotency_key,
+            &[Role::Agent, Role::Caseworker, Role::Supervisor],
+            "setClaimantFlags",
+            &(&safety, &accessibility),
+            ClaimantCommand::SetFlags(flags),
+        )
+        .await?)
+    }
+
+    /// Restricts (or, with no `restriction`, unrestricts) a record; then
+    /// only principals with the SENSITIVE permission see it. Supervisors.
+    async fn set_restriction(
+        &self,
+        ctx: &Context<'_>,
+        claimant_id: ID,
+        restriction: Option<RestrictionInput>,
+        idempotency_key: String,
+    ) -> async_graphql::Result<ClaimantPayload> {
+        let r = restriction.map(|r| match r {
+            RestrictionInput::AgencyEmployee => domain::claimant::Restriction::AgencyEmployee,
+            RestrictionInput::ProtectedAddress => domain::claimant::Restriction::ProtectedAddress,
+        });
+        Ok(claimant_command(
+            ctx,
+            &claimant_id,
+            &idempotency_key,
+            &[Role::Supervisor],
+            "setRestriction",
+            &restriction,
+            ClaimantCommand::SetRestriction(r),
+        )
+        .await?)
+    }
+}
+
+fn pii_of(input: &RegisterClaimantInput) -> ApiResult<ClaimantPii> {
+    Ok(ClaimantPii {
+        file_number: FileNumber::parse(&input.file_number)?,
+        identity_number: input
+            .identity_number
+            .as_deref()
+            .map(IdentityNumber::parse)
+            .transpose()?,
+        given_name: text("givenName", &input.given_name)?,
+        family_name: text("familyName", &input.family_name)?,
+        birth_date: input.birth_date,
+        postcode: text("postcode", &input.postcode)?,
+        address_lines: input
+            .address_lines
+            .iter()
+            .map(|l| text("addressLines", l))
+            .collect::<ApiResult<_>>()?,
+    })
+}
+
+/// A command on a claimant record: visible to the caller (else NOT_FOUND),
+/// then the role, then the engine.
+async fn claimant_command(
+    ctx: &Context<'_>,
+    claimant_id: &ID,
+    key: &str,
+    roles: &[Role],
+    name: &str,
+    args: &(dyn std::fmt::Debug + Sync),
+    command: ClaimantCommand,
+) -> ApiResult<ClaimantPayload> {
+    let p = principal(ctx)?;
+    let api = api(ctx)?;
+    let id = parse_id(claimant_id)?;
+    let (claimant, _) = api
+        .engine
+        .load_claimant(&p.tenant, ClaimantId::from_uuid(id))
+        .await?;
+    if claimant.record().is_none() || !p.is_staff() || !api.may_see_claimant(p, id).await? {
+        api.audit(p, "COMMAND", "CLAIMANT", &id.to_string(), name, "DENIED")
+            .await?;
+        return Err(ApiError::NotFound);
+    }
+    require(p, roles)?;
+    let mut env = envelope(p, channel_of(p, None)?, key)?;
+    env.fingerprint = Some(fingerprint(name, &(claimant_id, args)));
+    let r = api
+        .engine
+        .execute_claimant(&env, ClaimantId::from_uuid(id), command)
+        .await?;
+    api.projector.wake();
+    Ok(ClaimantPayload {
+        claimant_id: ID(r.stream_id.to_string()),
+        version: r.version as i64,
+        outcome: r.outcome.into(),
+        replayed: r.replayed,
+    })
 }

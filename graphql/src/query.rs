@@ -55,7 +55,7 @@ impl QueryRoot {
             ],
         )?;
         let id = parse_id(&id)?;
-        let view = api(ctx).visible_case(p, id, "READ_CLAIM").await?;
+        let view = api(ctx)?.visible_case(p, id, "READ_CLAIM").await?;
         Ok(Claim {
             view,
             staff: p.is_staff(),
@@ -77,7 +77,7 @@ impl QueryRoot {
             .map(|c| Uuid::parse_str(&c))
             .transpose()
             .map_err(|_| ApiError::BadInput("bad cursor".into()))?;
-        let mut views = api(ctx)
+        let mut views = api(ctx)?
             .read
             .cases_of_claimant(&p.tenant, claimant.as_uuid(), n + 1, before)
             .await
@@ -106,7 +106,7 @@ impl QueryRoot {
         let p = principal(ctx)?;
         require(p, STAFF)?;
         let id = parse_id(&claimant_id)?;
-        let claimant = api(ctx)
+        let claimant = api(ctx)?
             .read
             .claimant(&p.tenant, id)
             .await
@@ -124,7 +124,7 @@ impl QueryRoot {
         let p = principal(ctx)?;
         require(p, STAFF)?;
         let file_number = FileNumber::parse(&file_number).map_err(ApiError::from)?;
-        let claimant = api(ctx)
+        let claimant = api(ctx)?
             .read
             .claimant_by_file_number(&p.tenant, &file_number)
             .await
@@ -161,7 +161,7 @@ impl QueryRoot {
             };
         let n = page_size(first)?;
         let cursor = after.as_deref().map(decode_queue_cursor).transpose()?;
-        let mut items = api(ctx)
+        let mut items = api(ctx)?
             .read
             .work_queue(&p.tenant, &filter, n + 1, cursor)
             .await
@@ -197,7 +197,7 @@ impl QueryRoot {
             ],
         )?;
         let id = parse_id(&case_id)?;
-        let view = api(ctx).visible_case(p, id, "READ_TIMELINE").await?;
+        let view = api(ctx)?.visible_case(p, id, "READ_TIMELINE").await?;
         let items = Claim::timeline(&view, p.is_staff());
         let start = match after {
             Some(c) => {
@@ -235,7 +235,7 @@ impl QueryRoot {
             .map(|c| Uuid::parse_str(&c))
             .transpose()
             .map_err(|_| ApiError::BadInput("bad cursor".into()))?;
-        let mut rows = api(ctx)
+        let mut rows = api(ctx)?
             .read
             .audit(&p.tenant, n + 1, before)
             .await
@@ -278,7 +278,7 @@ async fn context_for(
     subject: &str,
     purpose: &str,
 ) -> ApiResult<CaseContext> {
-    let api = api(ctx);
+    let api = api(ctx)?;
     let p = principal(ctx)?;
     let purpose = purpose.trim();
     if purpose.is_empty() || purpose.len() > 200 {

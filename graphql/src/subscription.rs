@@ -20,9 +20,7 @@ impl SubscriptionRoot {
         case_id: ID,
     ) -> async_graphql::Result<impl Stream<Item = Claim>> {
         let p = principal(ctx)?.clone();
-        let api = ctx
-            .data_unchecked::<std::sync::Arc<crate::context::Api>>()
-            .clone();
+        let api = ctx.data::<std::sync::Arc<crate::context::Api>>()?.clone();
         let id = parse_id(&case_id)?;
         let first = api.visible_case(&p, id, "SUBSCRIBE_CLAIM").await?;
         let mut changes = api.projector.subscribe();

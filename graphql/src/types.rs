@@ -645,6 +645,20 @@ impl WorkItem {
     async fn version(&self) -> i64 {
         self.item.version
     }
+    /// Who the claim is for (identity values masked). Batched: a page of
+    /// work items costs one claimant query, not one per row.
+    async fn claimant(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+    ) -> async_graphql::Result<Option<ClaimantInfo>> {
+        let loader =
+            ctx.data::<async_graphql::dataloader::DataLoader<crate::loaders::ClaimantLoader>>()?;
+        let p = crate::context::principal(ctx)?;
+        let view = loader
+            .load_one((p.tenant.to_string(), self.item.claimant_id))
+            .await?;
+        Ok(view.map(|view| ClaimantInfo { view, full: false }))
+    }
 }
 
 #[derive(SimpleObject, Clone, Debug)]

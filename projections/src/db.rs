@@ -222,6 +222,35 @@ impl ReadDb {
             .transpose()
     }
 
+    /// Several claimants at once (one query; for batched loading).
+    pub async fn claimants(
+        &self,
+        tenant: &TenantId,
+        ids: &[Uuid],
+    ) -> Result<Vec<ClaimantView>, ReadError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = (0..ids.len())
+            .map(|i| format!("${}", i + 2))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let text = format!(
+            "SELECT view FROM rm_claimants WHERE generation = {ACTIVE} AND tenant_id = $1 AND claimant_id IN ({list})"
+        );
+        let docs: Vec<String> = on_db!(self, read, pool, sql => {
+            let text = sql(&text);
+            let mut query = sqlx::query_scalar(&text).bind(tenant.as_str());
+            for id in ids {
+                query = query.bind(*id);
+            }
+            query.fetch_all(pool).await?
+        });
+        docs.iter()
+            .map(|d| serde_json::from_str(d).map_err(ReadError::from))
+            .collect()
+    }
+
     pub async fn claimant_by_file_number(
         &self,
         tenant: &TenantId,

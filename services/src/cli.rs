@@ -208,7 +208,9 @@ async fn resolve_claimant(app: &App, tenant: &TenantId, raw: &str) -> Result<Cla
         .ok_or_else(|| CliError::Usage("no claimant with that file number".into()))
 }
 
-fn dev_token(
+/// Mints a development token from the configured HS256 secret (what
+/// `omnicase token` prints).
+pub fn dev_token(
     app: &App,
     tenant: &TenantId,
     subject: &str,

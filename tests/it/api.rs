@@ -382,19 +382,28 @@ both!(case_context_masks_until_verified_and_is_audited);
 async fn restricted_records_need_sensitive(backend: Backend) {
     let w = api_world(backend).await;
     let s = seed(&w, "alpha", "123456789").await;
-    let env = env("alpha", "supervisor");
-    let claimant = domain::ClaimantId::from_uuid(s.claimant.parse().unwrap());
-    w.app
-        .engine
-        .execute_claimant(
-            &env,
-            claimant,
-            domain::ClaimantCommand::SetRestriction(Some(
-                domain::claimant::Restriction::AgencyEmployee,
-            )),
+    let supervisor = w.token("alpha", "sup-1", &[Role::Supervisor], None, false);
+    let set = "mutation($p: ID!, $r: RestrictionInput) { setRestriction(claimantId: $p, restriction: $r, idempotencyKey: \"r1\") { outcome } }";
+    let agent = w.token("alpha", "agent-1", &[Role::Agent], None, false);
+    assert_eq!(
+        error_code(
+            &w.gql(
+                Some(&agent),
+                set,
+                json!({"p": s.claimant, "r": "AGENCY_EMPLOYEE"})
+            )
+            .await
+        ),
+        Some("FORBIDDEN")
+    );
+    let r = w
+        .gql(
+            Some(&supervisor),
+            set,
+            json!({"p": s.claimant, "r": "AGENCY_EMPLOYEE"}),
         )
-        .await
-        .unwrap();
+        .await;
+    assert_eq!(r["data"]["setRestriction"]["outcome"], "UPDATED", "{r}");
     w.app.projector.catch_up().await.unwrap();
     let plain = w.token("alpha", "cw-1", &[Role::Caseworker], None, false);
     let sensitive = w.token("alpha", "cw-2", &[Role::Caseworker], None, true);
@@ -646,4 +655,97 @@ fn schema_sdl_is_committed_and_snapshotted() {
         committed, sdl,
         "run `omnicase schema` and commit graphql/schema.graphql"
     );
+}
+
+/// Agents set safety flags and a representative; the case context shows
+/// them; work-queue rows show the claimant (masked), batched.
+async fn claimant_flags_and_queue_rows(backend: Backend) {
+    let w = api_world(backend).await;
+    let s = seed(&w, "alpha", "123456789").await;
+    let agent = w.token("alpha", "agent-1", &[Role::Agent], None, false);
+    let r = w
+        .gql(
+            Some(&agent),
+            "mutation($p: ID!) { setClaimantFlags(claimantId: $p, safety: [\"Threatened staff in 2024\"], accessibility: [\"Large print\"], idempotencyKey: \"f1\") { outcome } }",
+            json!({"p": s.claimant}),
+        )
+        .await;
+    assert_eq!(r["data"]["setClaimantFlags"]["outcome"], "UPDATED", "{r}");
+    let r = w
+        .gql(
+            Some(&agent),
+            "mutation($p: ID!) { setRepresentative(claimantId: $p, representative: { actor: \"rep-0451\", poaCode: \"083\" }, idempotencyKey: \"rp1\") { outcome } }",
+            json!({"p": s.claimant}),
+        )
+        .await;
+    assert_eq!(r["data"]["setRepresentative"]["outcome"], "UPDATED", "{r}");
+    w.app.projector.catch_up().await.unwrap();
+    let cw = w.token("alpha", "cw-1", &[Role::Caseworker], None, false);
+    let ctx = w
+        .gql(Some(&cw), "query($p: ID!) { caseContext(claimantId: $p, purpose: \"review\") { flags { safety accessibility representative { poaCode } } } }", json!({"p": s.claimant}))
+        .await;
+    let flags = &ctx["data"]["caseContext"]["flags"];
+    assert_eq!(flags["safety"][0], "Threatened staff in 2024", "{ctx}");
+    assert_eq!(flags["accessibility"][0], "Large print");
+    assert_eq!(flags["representative"]["poaCode"], "083");
+    // Citizens cannot touch claimant records.
+    let r = w
+        .gql(Some(&s.citizen), "mutation($p: ID!) { setClaimantFlags(claimantId: $p, safety: [], accessibility: [], idempotencyKey: \"x\") { outcome } }", json!({"p": s.claimant}))
+        .await;
+    assert_eq!(error_code(&r), Some("NOT_FOUND"));
+
+    let q = w
+        .gql(Some(&cw), "{ workQueue(queue: UNASSIGNED) { edges { node { claimant { givenName fileNumber disclosed } } } } }", json!({}))
+        .await;
+    let c = &q["data"]["workQueue"]["edges"][0]["node"]["claimant"];
+    assert_eq!(
+        (
+            c["givenName"].as_str(),
+            c["fileNumber"].as_str(),
+            c["disclosed"].as_bool()
+        ),
+        (Some("Alex"), Some("*****6789"), Some(false)),
+        "{q}"
+    );
+}
+both!(claimant_flags_and_queue_rows);
+
+/// A request body over the limit is refused before parsing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_requests_are_refused() {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let w = api_world(Backend::Sqlite).await;
+    let huge = format!(
+        "{{\"query\": \"{{ __typename }}\", \"variables\": {{\"pad\": \"{}\"}}}}",
+        "x".repeat(graphql::MAX_BODY_BYTES + 1)
+    );
+    let request = axum::http::Request::post("/graphql")
+        .header("content-type", "application/json")
+        .header("content-length", huge.len())
+        .body(axum::body::Body::from(huge))
+        .unwrap();
+    let response = w.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), axum::http::StatusCode::PAYLOAD_TOO_LARGE);
+    let _ = response.into_body().collect().await;
+}
+
+/// `omnicase token` mints tokens the API accepts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_tokens_are_accepted() {
+    let w = api_world(Backend::Sqlite).await;
+    let s = seed(&w, "alpha", "123456789").await;
+    let claimant = domain::ClaimantId::from_uuid(s.claimant.parse().unwrap());
+    let token = services::cli::dev_token(
+        &w.app,
+        &tenant("alpha"),
+        "alex",
+        vec![Role::Citizen],
+        Some(claimant),
+        false,
+        chrono::Duration::hours(1),
+    )
+    .unwrap();
+    let r = w.gql(Some(&token), CLAIM, json!({"id": s.case_id})).await;
+    assert_eq!(r["data"]["claim"]["status"], "RECEIVED", "{r}");
 }

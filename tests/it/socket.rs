@@ -105,6 +105,21 @@ async fn claim_status_changes_reach_subscribers(backend: Backend) {
         theirs, missing,
         "a stranger's subscription looks like a missing id"
     );
+    // Another agency's staff: the same.
+    let beta = w.token(
+        "beta",
+        "boss",
+        &[Role::Supervisor, Role::Caseworker],
+        None,
+        true,
+    );
+    let mut foreign = connect(addr, &beta).await;
+    send(&mut foreign, json!({"id": "2", "type": "subscribe", "payload": {"query": SUBSCRIBE, "variables": {"id": a.case_id}}})).await;
+    assert_eq!(
+        next(&mut foreign).await,
+        theirs,
+        "another tenant's staff sees a missing id"
+    );
     let code = theirs["payload"][0]["extensions"]["code"]
         .as_str()
         .or(theirs["payload"]["errors"][0]["extensions"]["code"].as_str());
