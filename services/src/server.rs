@@ -71,6 +71,7 @@ fn prepare_sqlite_dir(url: &str) -> Result<(), std::io::Error> {
 impl App {
     /// Connects and migrates; does not start background work.
     pub async fn open(settings: Settings) -> Result<App, AppError> {
+        metrics_handle();
         prepare_sqlite_dir(&settings.database_url)?;
         let db = Database::connect(&settings.database_url).await?;
         let log = db.log();

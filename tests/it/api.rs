@@ -749,3 +749,47 @@ async fn dev_tokens_are_accepted() {
     let r = w.gql(Some(&token), CLAIM, json!({"id": s.case_id})).await;
     assert_eq!(r["data"]["claim"]["status"], "RECEIVED", "{r}");
 }
+
+/// Operators' endpoints and GraphiQL in development.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_readiness_metrics_and_graphiql() {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let w = api_world(Backend::Sqlite).await;
+    let get = |path: &'static str| {
+        let router = w.router.clone();
+        async move {
+            let response = router
+                .oneshot(
+                    axum::http::Request::get(path)
+                        .body(axum::body::Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            let status = response.status();
+            let has_id = response.headers().contains_key("x-request-id");
+            let body = String::from_utf8(
+                response
+                    .into_body()
+                    .collect()
+                    .await
+                    .unwrap()
+                    .to_bytes()
+                    .to_vec(),
+            )
+            .unwrap();
+            (status, has_id, body)
+        }
+    };
+    let (status, has_id, body) = get("/healthz").await;
+    assert_eq!((status.as_u16(), has_id, body.as_str()), (200, true, "ok"));
+    let (status, _, body) = get("/readyz").await;
+    assert_eq!((status.as_u16(), body.as_str()), (200, "ready"));
+    let (status, _, body) = get("/metrics").await;
+    assert_eq!(status.as_u16(), 200);
+    assert!(body.contains("omnicase_http_requests_total"), "{body}");
+    let (status, _, body) = get("/graphql").await;
+    assert_eq!(status.as_u16(), 200);
+    assert!(body.contains("graphiql"), "GraphiQL page");
+}
