@@ -240,6 +240,14 @@ impl Drop for ApiWorld {
 }
 
 pub async fn api_world(backend: Backend) -> ApiWorld {
+    api_world_with(backend, |_| {}).await
+}
+
+/// Like [`api_world`], with the settings adjusted first (channels, …).
+pub async fn api_world_with(
+    backend: Backend,
+    adjust: impl FnOnce(&mut services::config::Settings),
+) -> ApiWorld {
     use services::config::{RawBenefit, RawTenant, Settings};
     let t = fresh_log(backend).await;
     let mut settings = Settings::load(None, Some(&t.url)).unwrap();
@@ -257,6 +265,7 @@ pub async fn api_world(backend: Backend) -> ApiWorld {
         ]
         .into_iter()
         .collect(),
+        ..Default::default()
     };
     settings.tenants = [
         ("alpha".to_owned(), tenant.clone()),
@@ -264,6 +273,7 @@ pub async fn api_world(backend: Backend) -> ApiWorld {
     ]
     .into_iter()
     .collect();
+    adjust(&mut settings);
     let app = services::server::App::open(settings).await.unwrap();
     let router = app.router();
     let projector = tokio::spawn(app.projector.clone().run(std::future::pending()));
@@ -331,4 +341,38 @@ impl ApiWorld {
 /// The `extensions.code` of the first error, if any.
 pub fn error_code(response: &serde_json::Value) -> Option<&str> {
     response["errors"][0]["extensions"]["code"].as_str()
+}
+
+impl ApiWorld {
+    /// Waits until the read models hold every committed event.
+    pub async fn settle(&self) {
+        self.app
+            .projector
+            .settle(std::time::Duration::from_secs(30))
+            .await
+            .unwrap();
+    }
+
+    /// POSTs raw bytes to an intake endpoint; (status, JSON body).
+    pub async fn post(
+        &self,
+        path: &str,
+        token: &str,
+        body: impl Into<String>,
+    ) -> (u16, serde_json::Value) {
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        let request = axum::http::Request::post(path)
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"))
+            .body(axum::body::Body::from(body.into()))
+            .unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status().as_u16();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        )
+    }
 }

@@ -17,6 +17,7 @@ pub struct Api {
     pub engine: Arc<Engine>,
     pub read: ReadDb,
     pub projector: Arc<Projector>,
+    pub intake: Arc<intake::Intake>,
     pub auth: Arc<Authenticator>,
     /// How long a mutation waits for its own change to reach the read model.
     pub read_your_writes: Duration,
@@ -80,6 +81,22 @@ pub(crate) fn envelope(p: &Principal, channel: Channel, key: &str) -> ApiResult<
 }
 
 impl Api {
+    /// The intake caller a principal is.
+    pub fn caller(p: &Principal) -> intake::Caller {
+        intake::Caller {
+            tenant: p.tenant.clone(),
+            actor: p.subject.clone(),
+            kind: if p.is_staff() {
+                intake::CallerKind::Staff
+            } else if let (true, Some(c)) = (p.has(Role::Citizen), p.claimant) {
+                intake::CallerKind::Citizen(c)
+            } else {
+                intake::CallerKind::Integrator
+            },
+            sensitive: p.sensitive,
+        }
+    }
+
     pub(crate) async fn audit(
         &self,
         p: &Principal,

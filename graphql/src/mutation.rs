@@ -955,6 +955,47 @@ impl MutationRoot {
         Ok(run.payload(result).await?)
     }
 
+    /// An agent matched an unidentified scanned letter to a claimant: it is
+    /// filed on that claimant's claim (or opens one, for a claim form).
+    async fn resolve_unidentified_mail(
+        &self,
+        ctx: &Context<'_>,
+        document_id: String,
+        claimant_id: ID,
+        case_id: Option<ID>,
+    ) -> async_graphql::Result<crate::types::DocumentFiling> {
+        let p = principal(ctx)?;
+        require(p, STAFF)?;
+        let api = api(ctx)?;
+        let claimant = parse_id(&claimant_id)?;
+        if !api.may_see_claimant(p, claimant).await? {
+            return Err(ApiError::NotFound.into());
+        }
+        let r = api
+            .intake
+            .resolve(
+                &crate::context::Api::caller(p),
+                &document_id,
+                ClaimantId::from_uuid(claimant),
+                case_id.as_ref().map(parse_id).transpose()?,
+            )
+            .await
+            .map_err(|e| match e.code {
+                "NOT_FOUND" => ApiError::NotFound,
+                code => ApiError::Refused {
+                    code,
+                    message: e.message,
+                },
+            })?;
+        api.projector.wake();
+        Ok(crate::types::DocumentFiling {
+            document_id: r.document_id,
+            status: r.status,
+            case_id: r.case_id.map(|c| ID(c.to_string())),
+            error_code: r.error_code,
+        })
+    }
+
     /// Corrects a claimant's identity data (caseworkers).
     async fn correct_claimant_identity(
         &self,

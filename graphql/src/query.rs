@@ -132,6 +132,76 @@ impl QueryRoot {
         Ok(context_for(ctx, claimant, "by-file-number", &purpose).await?)
     }
 
+    /// Call-center look-up by family name and birth date (narrowed by
+    /// given name and postcode when given). One match: the case context;
+    /// none: NOT_FOUND; several: AMBIGUOUS_MATCH (ask for the file number).
+    async fn case_context_by_identity(
+        &self,
+        ctx: &Context<'_>,
+        family_name: String,
+        birth_date: chrono::NaiveDate,
+        given_name: Option<String>,
+        postcode: Option<String>,
+        purpose: String,
+    ) -> async_graphql::Result<CaseContext> {
+        let p = principal(ctx)?;
+        require(p, STAFF)?;
+        let candidates: Vec<ClaimantView> = api(ctx)?
+            .read
+            .claimants_matching(&p.tenant, &family_name, birth_date)
+            .await
+            .map_err(ApiError::from)?
+            .into_iter()
+            .filter(|c| {
+                postcode
+                    .as_deref()
+                    .is_none_or(|pc| projections::same_postcode(&c.postcode, pc))
+            })
+            .filter(|c| {
+                given_name
+                    .as_deref()
+                    .is_none_or(|g| c.given_name.eq_ignore_ascii_case(g))
+            })
+            .collect();
+        if candidates.len() > 1 {
+            return Err(ApiError::Refused {
+                code: "AMBIGUOUS_MATCH",
+                message: "several people match: ask for the file number".into(),
+            }
+            .into());
+        }
+        Ok(context_for(ctx, candidates.into_iter().next(), "by-identity", &purpose).await?)
+    }
+
+    /// Scanned mail waiting to be matched to a claimant, oldest first (staff).
+    async fn unidentified_mail(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, UnidentifiedMailItem, EmptyFields, EmptyFields>>
+    {
+        let p = principal(ctx)?;
+        require(p, STAFF)?;
+        let n = page_size(first)?;
+        let mut docs = api(ctx)?
+            .intake
+            .unidentified(&p.tenant, n + 1, after.as_deref())
+            .await
+            .map_err(|e| ApiError::Refused {
+                code: e.code,
+                message: e.message,
+            })?;
+        let has_next = docs.len() as i64 > n;
+        docs.truncate(n as usize);
+        let mut connection = Connection::new(after.is_some(), has_next);
+        connection.edges.extend(
+            docs.iter()
+                .map(|d| Edge::new(d.document_id.clone(), UnidentifiedMailItem::of(d))),
+        );
+        Ok(connection)
+    }
+
     /// A work queue, oldest in phase first (aging).
     async fn work_queue(
         &self,

@@ -674,3 +674,52 @@ pub struct AuditEntry {
     /// ALLOWED, DENIED or NOT_FOUND.
     pub outcome: String,
 }
+
+/// A scanned letter no claimant (or no open claim) could be matched to.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct UnidentifiedMailItem {
+    pub document_id: String,
+    pub batch_id: String,
+    /// Postmark or mailroom date.
+    pub received_at: DateTime<Utc>,
+    pub document_type: Option<String>,
+    pub page_count: Option<i64>,
+    /// NO_CLAIMANT_MATCH or NO_OPEN_CASE.
+    pub reason: Option<String>,
+    /// What OCR read from the letter (may be wrong or missing).
+    pub ocr_given_name: Option<String>,
+    pub ocr_family_name: Option<String>,
+    pub ocr_file_number: Option<String>,
+    pub ocr_birth_date: Option<String>,
+    pub ocr_postcode: Option<String>,
+}
+
+impl UnidentifiedMailItem {
+    pub(crate) fn of(d: &projections::IntakeDocument) -> Self {
+        let entry: serde_json::Value = serde_json::from_str(&d.entry).unwrap_or_default();
+        let ocr = |k: &str| entry["ocr"][k].as_str().map(str::to_owned);
+        UnidentifiedMailItem {
+            document_id: d.document_id.clone(),
+            batch_id: d.batch_id.clone(),
+            received_at: d.received_at,
+            document_type: entry["documentType"].as_str().map(str::to_owned),
+            page_count: entry["pageCount"].as_i64(),
+            reason: d.error_code.clone(),
+            ocr_given_name: ocr("givenName"),
+            ocr_family_name: ocr("familyName"),
+            ocr_file_number: ocr("fileNumber"),
+            ocr_birth_date: ocr("birthDate"),
+            ocr_postcode: ocr("postcode"),
+        }
+    }
+}
+
+/// The outcome of filing one document.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct DocumentFiling {
+    pub document_id: String,
+    /// ATTACHED, UNIDENTIFIED, REJECTED or RESOLVED.
+    pub status: String,
+    pub case_id: Option<ID>,
+    pub error_code: Option<String>,
+}

@@ -2,7 +2,7 @@
 //! or SQLite (placeholders written `$n`, rewritten to `?n` for SQLite).
 
 use crate::view::{CaseView, ClaimantView};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use domain::{FileNumber, TenantId};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -121,6 +121,35 @@ pub struct AuditRecord {
     pub purpose: String,
     /// ALLOWED or DENIED
     pub outcome: String,
+}
+
+/// An evidence request past its due date that is not marked overdue yet,
+/// as the read model sees it (the timer's work item).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DueRequest {
+    pub tenant: TenantId,
+    pub case_id: Uuid,
+    pub request_id: Uuid,
+    pub suspense_date: NaiveDate,
+    /// See [`RequestView::reopened_at`](crate::view::RequestView::reopened_at).
+    pub reopened_at: Option<u64>,
+}
+
+/// Where a scan for due work stopped: the last case's (next due date,
+/// tenant, case id), in scan order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DueCursor {
+    pub next_due: NaiveDate,
+    pub tenant: String,
+    pub case_id: Uuid,
+}
+
+/// One page of due work: the due requests of up to `limit` cases, and
+/// where to go on from when the page was full.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DuePage {
+    pub requests: Vec<DueRequest>,
+    pub next: Option<DueCursor>,
 }
 
 #[derive(Clone, Debug)]
@@ -324,6 +353,71 @@ impl ReadDb {
                 })
                 .collect::<Result<Vec<_>, ReadError>>()
         })
+    }
+
+    /// Every request, in every tenant, still awaiting a submission, not
+    /// marked overdue and due before `today`, from the first `limit` cases
+    /// with such work (earliest due first).
+    pub async fn due_requests(
+        &self,
+        today: NaiveDate,
+        limit: i64,
+    ) -> Result<Vec<DueRequest>, ReadError> {
+        Ok(self.due_requests_after(today, None, limit).await?.requests)
+    }
+
+    /// [`due_requests`](Self::due_requests) page by page: cases ordered by
+    /// (next due date, tenant, case id), starting after `after`. Found
+    /// through the `next_due` column; the requests come from the documents.
+    pub async fn due_requests_after(
+        &self,
+        today: NaiveDate,
+        after: Option<&DueCursor>,
+        limit: i64,
+    ) -> Result<DuePage, ReadError> {
+        let text = format!(
+            "SELECT tenant_id, next_due, view FROM rm_cases \
+             WHERE generation = {ACTIVE} AND next_due < $1 \
+             AND ($2 IS NULL OR next_due > $2 OR (next_due = $2 AND (tenant_id > $3 OR (tenant_id = $3 AND case_id > $4)))) \
+             ORDER BY next_due, tenant_id, case_id LIMIT $5"
+        );
+        let rows: Vec<(String, NaiveDate, String)> = on_db!(self, read, pool, sql => {
+            sqlx::query_as(&sql(&text))
+                .bind(today)
+                .bind(after.map(|a| a.next_due))
+                .bind(after.map(|a| a.tenant.as_str()))
+                .bind(after.map(|a| a.case_id))
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        });
+        let mut page = DuePage::default();
+        for (tenant_id, next_due, doc) in &rows {
+            let view: CaseView = serde_json::from_str(doc)?;
+            let tenant = TenantId::parse(tenant_id)
+                .map_err(|e| ReadError::Db(sqlx::Error::Decode(Box::new(e))))?;
+            page.requests.extend(
+                view.requests
+                    .iter()
+                    .filter(|r| r.awaits_due_date() && r.suspense_date < today)
+                    .map(|r| DueRequest {
+                        tenant: tenant.clone(),
+                        case_id: view.case_id,
+                        request_id: r.id,
+                        suspense_date: r.suspense_date,
+                        reopened_at: r.reopened_at,
+                    }),
+            );
+            page.next = Some(DueCursor {
+                next_due: *next_due,
+                tenant: tenant_id.clone(),
+                case_id: view.case_id,
+            });
+        }
+        if (rows.len() as i64) < limit {
+            page.next = None;
+        }
+        Ok(page)
     }
 
     pub async fn record_audit(&self, r: &AuditRecord) -> Result<(), ReadError> {

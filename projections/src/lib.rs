@@ -7,8 +7,10 @@
 //! restarts and concurrent projector instances are harmless.
 
 mod db;
+mod intake_records;
 mod projector;
 pub mod view;
 
 pub use db::*;
+pub use intake_records::*;
 pub use projector::*;

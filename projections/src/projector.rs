@@ -84,6 +84,23 @@ impl Projector {
         }
     }
 
+    /// Waits (bounded) until every committed event is in the read models:
+    /// catches up itself, and waits out another instance's batch in flight
+    /// and, on PostgreSQL, transactions that hold the feed's horizon back.
+    pub async fn settle(&self, timeout: Duration) -> Result<(), ReadError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            self.catch_up().await?;
+            let generation = self.db.generation().await?;
+            if self.db.pending_events(generation).await? == 0
+                || tokio::time::Instant::now() >= deadline
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     /// Applies everything the feed has for the active generation.
     pub async fn catch_up(&self) -> Result<usize, ReadError> {
         let generation = self.db.generation().await?;
@@ -296,14 +313,15 @@ impl ReadDb {
                 }
                 sqlx::query(&sql(
                     "INSERT INTO rm_cases (generation, tenant_id, case_id, claimant_id, version, status, phase, assignee, \
-                     team, phase_entered_at, awaiting_approval, proposer, overdue_count, closed, claim_date, updated_at, view) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+                     team, phase_entered_at, awaiting_approval, proposer, overdue_count, closed, claim_date, updated_at, view, \
+                     next_due) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
                      ON CONFLICT (generation, tenant_id, case_id) DO UPDATE SET \
                      version = excluded.version, status = excluded.status, phase = excluded.phase, \
                      assignee = excluded.assignee, team = excluded.team, phase_entered_at = excluded.phase_entered_at, \
                      awaiting_approval = excluded.awaiting_approval, proposer = excluded.proposer, \
                      overdue_count = excluded.overdue_count, closed = excluded.closed, claim_date = excluded.claim_date, \
-                     updated_at = excluded.updated_at, view = excluded.view \
+                     updated_at = excluded.updated_at, view = excluded.view, next_due = excluded.next_due \
                      WHERE rm_cases.version < excluded.version",
                 ))
                 .bind(generation)
@@ -323,6 +341,7 @@ impl ReadDb {
                 .bind(view.claim_date)
                 .bind(view.updated_at)
                 .bind(serde_json::to_string(&view)?)
+                .bind(view.next_due())
                 .execute(&mut *tx)
                 .await?;
                 changed.push(CaseChanged {
@@ -347,10 +366,11 @@ impl ReadDb {
                     .map(|f| file_number_hash(&f))
                     .unwrap_or_default();
                 sqlx::query(&sql(
-                    "INSERT INTO rm_claimants (generation, tenant_id, claimant_id, version, file_number_hash, view) \
-                     VALUES ($1, $2, $3, $4, $5, $6) \
+                    "INSERT INTO rm_claimants (generation, tenant_id, claimant_id, version, file_number_hash, view, match_key) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
                      ON CONFLICT (generation, tenant_id, claimant_id) DO UPDATE SET \
-                     version = excluded.version, file_number_hash = excluded.file_number_hash, view = excluded.view \
+                     version = excluded.version, file_number_hash = excluded.file_number_hash, view = excluded.view, \
+                     match_key = excluded.match_key \
                      WHERE rm_claimants.version < excluded.version",
                 ))
                 .bind(generation)
@@ -359,6 +379,7 @@ impl ReadDb {
                 .bind(view.version as i64)
                 .bind(hash)
                 .bind(serde_json::to_string(&view)?)
+                .bind(crate::identity_match_key(&view.family_name, view.birth_date))
                 .execute(&mut *tx)
                 .await?;
             }
@@ -411,6 +432,18 @@ impl ReadDb {
                 .execute(pool)
                 .await?;
             Ok(switched.rows_affected() == 1)
+        })
+    }
+
+    /// Committed events the projector has not applied yet.
+    pub async fn pending_events(&self, generation: i64) -> Result<i64, ReadError> {
+        let cursor = self.checkpoint(generation).await?;
+        on_db!(self, read, pool, sql => {
+            Ok(sqlx::query_scalar(&sql("SELECT count(*) FROM events WHERE (tx, position) > ($1, $2)"))
+                .bind(cursor.tx)
+                .bind(cursor.position)
+                .fetch_one(pool)
+                .await?)
         })
     }
 

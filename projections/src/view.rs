@@ -79,6 +79,11 @@ pub struct RequestView {
     pub overdue: bool,
     pub requested_at: DateTime<Utc>,
     pub documents: Vec<Uuid>,
+    /// The case version at which the request was last asked for again
+    /// after a submission (back to NEEDED_FROM_YOU / NEEDED_FROM_OTHERS);
+    /// absent if it never was. Tells the timer's overdue rounds apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reopened_at: Option<u64>,
 }
 
 impl RequestView {
@@ -89,6 +94,17 @@ impl RequestView {
 
     pub fn is_open(&self) -> bool {
         RequestStatus::from_code(&self.status).is_some_and(|s| !s.is_terminal())
+    }
+
+    /// Still waiting for a submission (NEEDED_FROM_YOU / NEEDED_FROM_OTHERS).
+    pub fn is_awaiting_submission(&self) -> bool {
+        RequestStatus::from_code(&self.status).is_some_and(|s| s.is_awaiting_submission())
+    }
+
+    /// Waiting for a submission and not yet marked overdue: what the timer
+    /// watches.
+    pub fn awaits_due_date(&self) -> bool {
+        self.is_awaiting_submission() && !self.overdue
     }
 }
 
@@ -482,6 +498,7 @@ impl CaseView {
                     overdue: false,
                     requested_at: info.recorded_at,
                     documents: Vec::new(),
+                    reopened_at: None,
                 });
                 let whom = if r.needed_from_claimant {
                     "from you"
@@ -501,11 +518,13 @@ impl CaseView {
                     !r.suppressed,
                 );
             }
-            E::EvidenceStatusChanged { request, to, .. } => {
+            E::EvidenceStatusChanged { request, from, to } => {
                 if let Some(r) = self.requests.iter_mut().find(|r| r.id == request.as_uuid()) {
                     r.status = to.code().into();
                     if !to.is_awaiting_submission() {
                         r.overdue = false;
+                    } else if !from.is_awaiting_submission() {
+                        r.reopened_at = Some(info.version);
                     }
                 }
                 let desc = self.request_description(request.as_uuid());
@@ -828,6 +847,20 @@ impl CaseView {
             .iter()
             .filter(|r| r.overdue && r.is_open())
             .count()
+    }
+
+    /// The earliest due date among the requests still awaiting a
+    /// submission and not yet overdue; `None` when there is none or the
+    /// case is closed or complete (the timer has nothing to do there).
+    pub fn next_due(&self) -> Option<NaiveDate> {
+        if self.is_closed() {
+            return None;
+        }
+        self.requests
+            .iter()
+            .filter(|r| r.awaits_due_date())
+            .map(|r| r.suspense_date)
+            .min()
     }
 
     pub fn is_closed(&self) -> bool {

@@ -57,8 +57,18 @@ enum Command {
     },
     /// Print a case as the log knows it.
     Show { case_id: uuid::Uuid },
+    /// File a mail-scan batch manifest (schemas/mail-batch.v1.json); safe to
+    /// re-run after an interruption: nothing is filed twice.
+    Ingest {
+        manifest: PathBuf,
+        /// Print every document's outcome as JSON (default: a summary).
+        #[arg(long)]
+        json: bool,
+    },
     /// Replay the log into fresh read models and switch over, without downtime.
     Rebuild,
+    /// Run the timers once: mark past-due evidence requests overdue, send reminders.
+    Timers,
     /// Write the GraphQL SDL.
     Schema {
         #[arg(long, default_value = "graphql/schema.graphql")]
@@ -107,6 +117,8 @@ pub enum CliError {
     Usage(String),
     #[error("case {0} not found")]
     NotFound(CaseId),
+    #[error("{0}: {1}")]
+    Intake(&'static str, String),
 }
 
 impl CliError {
@@ -122,6 +134,7 @@ impl CliError {
             CliError::Io(_) => "IO_ERROR",
             CliError::Input(_) | CliError::Usage(_) => domain::ParseError::CODE,
             CliError::NotFound(_) => "CLAIM_NOT_FOUND",
+            CliError::Intake(code, _) => code,
         }
     }
 }
@@ -153,10 +166,12 @@ impl Cli {
                 );
             }
             Command::Seed { dir } => seed(&app, &env, &dir, true).await?,
+            Command::Ingest { manifest, json } => return ingest(&app, &env, &manifest, json).await,
             Command::Show { case_id } => {
                 println!("{:#}", show(&app, &env, CaseId::from_uuid(case_id)).await?)
             }
             Command::Rebuild => rebuild(&app).await?,
+            Command::Timers => timers(&app).await?,
             Command::Token {
                 roles,
                 subject,
@@ -242,6 +257,8 @@ pub fn dev_token(
     )?)
 }
 
+/// Files the demo submissions of a folder, then the mail-scan batches in
+/// its sibling `mail/` folder (both idempotent).
 async fn seed(app: &App, env: &Envelope, dir: &Path, print: bool) -> Result<(), CliError> {
     for file in submissions_in(dir)? {
         let r = file_submission(&app.engine, env, &file).await?;
@@ -255,9 +272,39 @@ async fn seed(app: &App, env: &Envelope, dir: &Path, print: bool) -> Result<(), 
             );
         }
     }
+    // Batches match claimants through the read models: bring them up to date.
+    app.projector
+        .settle(std::time::Duration::from_secs(30))
+        .await?;
+    let mail = dir.parent().map(|p| p.join("mail"));
+    if let Some(mail) = mail.filter(|m| m.is_dir()) {
+        let caller = intake::Caller {
+            tenant: env.tenant.clone(),
+            actor: env.actor.clone(),
+            kind: intake::CallerKind::Staff,
+            sensitive: false,
+        };
+        for file in submissions_in(&mail)? {
+            let report = app
+                .intake
+                .ingest_batch(&caller, &std::fs::read(&file)?, |_, _| {})
+                .await
+                .map_err(|e| CliError::Intake(e.code, e.message))?;
+            if print {
+                eprintln!(
+                    "{}: batch {} {} ({} attached, {} unidentified, {} rejected)",
+                    file.display(),
+                    report.batch_id,
+                    report.status,
+                    report.attached,
+                    report.unidentified,
+                    report.rejected
+                );
+            }
+        }
+    }
     Ok(())
 }
-
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -287,7 +334,7 @@ async fn serve(
     let started = std::time::Instant::now();
     metrics_handle();
     let addr = listen.unwrap_or_else(|| settings.listen.clone());
-    let app = App::open(settings).await?;
+    let app = std::sync::Arc::new(App::open(settings).await?);
     if app.settings.uses_dev_secret() {
         tracing::warn!("using the built-in development token secret: set auth.hs256_secret (or an RSA/JWKS key) in production");
     }
@@ -301,16 +348,25 @@ async fn serve(
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     let local = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut timer_stop = stop_rx.clone();
     let projector = tokio::spawn(app.projector.clone().run(async move {
         let mut rx = stop_rx;
         let _ = rx.wait_for(|stop| *stop).await;
     }));
+    let timers = tokio::spawn(crate::timers::run(
+        app.clone(),
+        std::time::Duration::from_secs(60),
+        async move {
+            let _ = timer_stop.wait_for(|stop| *stop).await;
+        },
+    ));
     banner(&app, env, local, started.elapsed()).await;
     axum::serve(listener, app.router())
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     let _ = stop_tx.send(true);
     let _ = projector.await;
+    let _ = timers.await;
     eprintln!("omnicase stopped");
     Ok(ExitCode::SUCCESS)
 }
@@ -362,6 +418,60 @@ async fn banner(app: &App, env: &Envelope, addr: std::net::SocketAddr, took: std
     eprintln!("  try: curl -s http://{addr}/graphql -H 'content-type: application/json' -H \"authorization: Bearer $TOKEN\" \\\n         -d '{{\"query\":\"{{ myClaims {{ edges {{ node {{ id status claimDate estimatedCompletion {{ earliest latest }} }} }} }} }}\"}}'");
 }
 
+async fn ingest(
+    app: &App,
+    env: &Envelope,
+    manifest: &Path,
+    as_json: bool,
+) -> Result<ExitCode, CliError> {
+    let bytes = std::fs::read(manifest)?;
+    let caller = intake::Caller {
+        tenant: env.tenant.clone(),
+        actor: env.actor.clone(),
+        kind: intake::CallerKind::Staff,
+        sensitive: false,
+    };
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} filing [{bar:40}] {pos}/{len} documents ({per_sec}, {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let report = app
+        .intake
+        .ingest_batch(&caller, &bytes, |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        })
+        .await
+        .map_err(|e| CliError::Intake(e.code, e.message))?;
+    bar.finish_and_clear();
+    if as_json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+    } else {
+        println!(
+            "batch {}: {} ({} attached, {} unidentified, {} rejected)",
+            report.batch_id, report.status, report.attached, report.unidentified, report.rejected
+        );
+        for d in report.documents.iter().filter(|d| d.status == "REJECTED") {
+            println!(
+                "  {} REJECTED {}",
+                d.document_id,
+                d.error_code.as_deref().unwrap_or("?")
+            );
+        }
+    }
+    Ok(if report.rejected == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
+}
+
 async fn rebuild(app: &App) -> Result<(), CliError> {
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
@@ -379,6 +489,16 @@ async fn rebuild(app: &App) -> Result<(), CliError> {
         .await?;
     bar.finish();
     eprintln!("read models rebuilt; generation {generation} is live");
+    Ok(())
+}
+
+async fn timers(app: &App) -> Result<(), CliError> {
+    // Look at the log as it is now, and leave the aging queue up to date.
+    let settle = std::time::Duration::from_secs(30);
+    app.projector.settle(settle).await?;
+    let report = crate::timers::run_once(app, Utc::now()).await?;
+    app.projector.settle(settle).await?;
+    println!("{}", json!(report));
     Ok(())
 }
 

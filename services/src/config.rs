@@ -48,6 +48,21 @@ fn default_leeway() -> u64 {
 pub struct RawTenant {
     #[serde(default)]
     pub benefits: BTreeMap<String, RawBenefit>,
+    /// Integrator channels, by channel name (`PARTNER_API`).
+    #[serde(default)]
+    pub channels: BTreeMap<String, RawChannel>,
+    /// Accepted document types; empty: the built-in list.
+    #[serde(default)]
+    pub document_types: Vec<String>,
+}
+
+/// A channel registered by configuration: no code change needed.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct RawChannel {
+    /// Submission kinds it may send (NEW_CLAIM, ADDITIONAL_EVIDENCE, …).
+    pub kinds: Vec<String>,
+    /// Principals (token subjects) allowed to submit through it.
+    pub principals: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -67,6 +82,8 @@ pub enum ConfigError {
     Benefit(String),
     #[error("configuration: unknown phase {0:?}")]
     Phase(String),
+    #[error("configuration: channel {0:?}: {1}")]
+    Channel(String, &'static str),
     #[error(
         "configuration: auth needs exactly one of hs256_secret, rs256_public_pem_file, jwks_file"
     )]
@@ -117,6 +134,52 @@ impl Settings {
             tenants.insert(id, config);
         }
         Ok(Tenants::new(tenants))
+    }
+
+    /// Registered integrator channels and document types per tenant.
+    pub fn intake_registry(&self) -> Result<intake::Registry, ConfigError> {
+        let mut registry = HashMap::new();
+        for (name, raw) in &self.tenants {
+            let id = TenantId::parse(name).map_err(|_| ConfigError::Tenant(name.clone()))?;
+            let mut tenant = intake::TenantIntake::default();
+            for (channel, rule) in &raw.channels {
+                match domain::Channel::parse(channel) {
+                    Ok(domain::Channel::Integrator(_)) => {}
+                    Ok(_) => {
+                        return Err(ConfigError::Channel(
+                            channel.clone(),
+                            "built-in channels cannot be redefined",
+                        ))
+                    }
+                    Err(_) => {
+                        return Err(ConfigError::Channel(
+                            channel.clone(),
+                            "name must be [A-Z][A-Z0-9_]+",
+                        ))
+                    }
+                }
+                let kinds = rule
+                    .kinds
+                    .iter()
+                    .map(|k| {
+                        intake::Kind::parse(k).ok_or(ConfigError::Channel(
+                            channel.clone(),
+                            "unknown submission kind",
+                        ))
+                    })
+                    .collect::<Result<_, _>>()?;
+                tenant.channels.insert(
+                    channel.clone(),
+                    intake::ChannelRule {
+                        kinds,
+                        principals: rule.principals.iter().cloned().collect(),
+                    },
+                );
+            }
+            tenant.document_types = raw.document_types.iter().cloned().collect();
+            registry.insert(id, tenant);
+        }
+        Ok(intake::Registry(registry))
     }
 
     pub fn auth(&self) -> Result<AuthConfig, ConfigError> {

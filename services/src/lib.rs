@@ -3,6 +3,8 @@
 
 pub mod cli;
 pub mod config;
+pub mod intake_http;
 pub mod seed;
 pub mod server;
 pub mod submission;
+pub mod timers;

@@ -26,6 +26,8 @@ pub enum AppError {
     Store(#[from] StoreError),
     #[error("authentication setup: {0}")]
     Auth(#[from] graphql::auth::AuthError),
+    #[error("the channel contract schema does not compile: {0}")]
+    Contract(String),
     #[error("cannot prepare the database folder: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -33,7 +35,7 @@ pub enum AppError {
 impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
-            AppError::Config(_) | AppError::Auth(_) => "BAD_CONFIGURATION",
+            AppError::Config(_) | AppError::Auth(_) | AppError::Contract(_) => "BAD_CONFIGURATION",
             AppError::Store(e) => e.code(),
             AppError::Io(_) => "IO_ERROR",
         }
@@ -48,6 +50,7 @@ pub struct App {
     pub engine: Arc<Engine>,
     pub read: ReadDb,
     pub projector: Arc<Projector>,
+    pub intake: Arc<intake::Intake>,
     pub api: Arc<Api>,
 }
 
@@ -79,7 +82,12 @@ impl App {
         let engine = Arc::new(Engine::new(log.clone(), settings.tenants()?));
         let read = ReadDb::new(db.clone());
         let projector = Projector::new(read.clone(), log.clone());
+        let intake = Arc::new(
+            intake::Intake::new(engine.clone(), read.clone(), settings.intake_registry()?)
+                .map_err(AppError::Contract)?,
+        );
         let api = Arc::new(Api {
+            intake: intake.clone(),
             engine: engine.clone(),
             read: read.clone(),
             projector: projector.clone(),
@@ -93,6 +101,7 @@ impl App {
             engine,
             read,
             projector,
+            intake,
             api,
         })
     }
@@ -105,6 +114,7 @@ impl App {
             .route("/metrics", get(metrics_text))
             .with_state(self.read.clone());
         graphql::routes(self.api.clone(), self.settings.dev)
+            .merge(crate::intake_http::routes(self.api.clone()))
             .merge(ops)
             .layer(middleware::from_fn(track))
             .layer(PropagateRequestIdLayer::x_request_id())

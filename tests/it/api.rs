@@ -404,7 +404,7 @@ async fn restricted_records_need_sensitive(backend: Backend) {
         )
         .await;
     assert_eq!(r["data"]["setRestriction"]["outcome"], "UPDATED", "{r}");
-    w.app.projector.catch_up().await.unwrap();
+    w.settle().await;
     let plain = w.token("alpha", "cw-1", &[Role::Caseworker], None, false);
     let sensitive = w.token("alpha", "cw-2", &[Role::Caseworker], None, true);
     assert_eq!(
@@ -679,7 +679,7 @@ async fn claimant_flags_and_queue_rows(backend: Backend) {
         )
         .await;
     assert_eq!(r["data"]["setRepresentative"]["outcome"], "UPDATED", "{r}");
-    w.app.projector.catch_up().await.unwrap();
+    w.settle().await;
     let cw = w.token("alpha", "cw-1", &[Role::Caseworker], None, false);
     let ctx = w
         .gql(Some(&cw), "query($p: ID!) { caseContext(claimantId: $p, purpose: \"review\") { flags { safety accessibility representative { poaCode } } } }", json!({"p": s.claimant}))

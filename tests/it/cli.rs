@@ -61,3 +61,47 @@ async fn cli_migrate_demo_verify(backend: Backend) {
     assert_eq!(omnicase(&t.url, &["verify"]).await, ExitCode::from(1));
 }
 both!(cli_migrate_demo_verify);
+
+/// `omnicase ingest` files a manifest; re-running it files nothing twice;
+/// rejected documents make the exit code 3.
+async fn cli_ingest_is_idempotent(backend: Backend) {
+    let t = fresh_log(backend).await;
+    assert_eq!(
+        omnicase(&t.url, &["seed", &fixtures()]).await,
+        ExitCode::SUCCESS
+    );
+    let dir = std::env::temp_dir().join(format!("omnicase-ingest-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let manifest = dir.join("batch.json");
+    let sha = "sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
+    let doc = |id: &str, pages: u32| {
+        serde_json::json!({
+            "documentId": id, "receivedAt": "2026-11-04T00:00:00Z", "scannedAt": "2026-11-06T08:00:00Z",
+            "documentType": "EVIDENCE", "pageCount": pages, "checksum": sha, "storageRef": format!("s3://x/{id}"),
+            "ocr": {"fileNumber": "123456789"}
+        })
+    };
+    std::fs::write(&manifest, serde_json::json!({"schemaVersion": 1, "batchId": "cli-1", "documents": [doc("c1", 2), doc("c2", 3)]}).to_string()).unwrap();
+    let path = manifest.to_string_lossy().to_string();
+    assert_eq!(
+        omnicase(&t.url, &["ingest", &path]).await,
+        ExitCode::SUCCESS
+    );
+    let after_first = t.all_events().await.len();
+    assert_eq!(
+        omnicase(&t.url, &["ingest", &path]).await,
+        ExitCode::SUCCESS
+    );
+    assert_eq!(t.all_events().await.len(), after_first);
+    std::fs::write(
+        &manifest,
+        serde_json::json!({"schemaVersion": 1, "batchId": "cli-2", "documents": [doc("c3", 0)]})
+            .to_string(),
+    )
+    .unwrap();
+    assert_eq!(
+        omnicase(&t.url, &["ingest", &path]).await,
+        ExitCode::from(3)
+    );
+}
+both!(cli_ingest_is_idempotent);

@@ -55,7 +55,7 @@ async fn personal_data_never_reaches_the_logs() {
         .await;
     assert_eq!(error_code(&dup), Some("CLAIMANT_ALREADY_REGISTERED"));
     w.gql(Some(&agent), "mutation { registerClaimant(idempotencyKey: \"bad\", input: { fileNumber: \"Rivera-123456789\", givenName: \"Alex\", familyName: \"Rivera\", birthDate: \"1980-04-02\", postcode: \"20420\" }) { claimantId } }", json!({})).await;
-    w.app.projector.catch_up().await.unwrap();
+    w.settle().await;
 
     let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
     assert!(

@@ -96,7 +96,10 @@ async fn projector_restart_mid_stream_is_harmless(backend: Backend) {
     first.step(generation).await.unwrap();
     drop(first);
     let second = Projector::new(read.clone(), w.t.log.clone());
-    second.catch_up().await.unwrap();
+    second
+        .settle(std::time::Duration::from_secs(30))
+        .await
+        .unwrap();
     let incremental = snapshot(&w.t).await;
     assert!(incremental.len() >= 12, "{}", incremental.len());
     // Re-delivery: rewind the checkpoint and project everything again.
@@ -113,7 +116,10 @@ async fn projector_restart_mid_stream_is_harmless(backend: Backend) {
             .map(|_| ())
             .unwrap(),
     }
-    second.catch_up().await.unwrap();
+    second
+        .settle(std::time::Duration::from_secs(30))
+        .await
+        .unwrap();
     assert_eq!(
         snapshot(&w.t).await,
         incremental,
@@ -149,7 +155,7 @@ async fn concurrent_projectors_agree(backend: Backend) {
     let (ra, rb) = tokio::join!(a.catch_up(), b.catch_up());
     ra.unwrap();
     rb.unwrap();
-    a.catch_up().await.unwrap();
+    a.settle(std::time::Duration::from_secs(30)).await.unwrap();
     let racing = snapshot(&w.t).await;
     second_opinion(&w, read, racing).await;
 }

@@ -1,0 +1,579 @@
+//! Channel intake: every submission, whatever the channel, is checked
+//! against the versioned contract (`schemas/channel-submission.v1.json`),
+//! authorized against the channel's rules, matched to a claimant and turned
+//! into commands. Mail-scan batches are filed document by document
+//! ([`mail`]); documents whose claimant cannot be matched wait in the
+//! unidentified-mail queue until an agent resolves them.
+//!
+//! A new channel is configuration, not code: a [`ChannelRule`] names the
+//! submission kinds it may send and the principals allowed to send them.
+
+pub mod contract;
+pub mod mail;
+
+pub use contract::{Contract, Kind, Submission};
+
+use domain::case::{AttachDocument, ContactKind, NewChannelEntry, NewContact};
+use domain::*;
+use engine::{ClaimSubmission, CommandResult, Engine, EngineError, Envelope, Outcome};
+use projections::ReadDb;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// A coded refusal, safe to show to the sender (no personal data).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct IntakeError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl IntakeError {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<ParseError> for IntakeError {
+    fn from(e: ParseError) -> Self {
+        IntakeError::new(ParseError::CODE, e.to_string())
+    }
+}
+
+impl From<EngineError> for IntakeError {
+    fn from(e: EngineError) -> Self {
+        let message = match &e {
+            EngineError::Store(_) | EngineError::Decode(_) | EngineError::Encode(_) => {
+                "internal error".to_owned()
+            }
+            other => other.to_string(),
+        };
+        IntakeError::new(e.code(), message)
+    }
+}
+
+impl From<projections::ReadError> for IntakeError {
+    fn from(e: projections::ReadError) -> Self {
+        IntakeError::new(e.code(), "read model unavailable")
+    }
+}
+
+/// What a registered integrator channel may do.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChannelRule {
+    pub kinds: BTreeSet<Kind>,
+    /// Principals (token subjects) allowed to submit through it.
+    pub principals: BTreeSet<String>,
+}
+
+/// Per tenant: registered channels and accepted document types.
+#[derive(Clone, Debug, Default)]
+pub struct TenantIntake {
+    pub channels: BTreeMap<String, ChannelRule>,
+    /// Empty: [`DEFAULT_DOCUMENT_TYPES`].
+    pub document_types: BTreeSet<String>,
+}
+
+pub const DEFAULT_DOCUMENT_TYPES: &[&str] = &[
+    "CLAIM_FORM",
+    "MEDICAL_RECORD",
+    "SERVICE_RECORD",
+    "DD214",
+    "WAIVER_5103",
+    "WITHDRAWAL_REQUEST",
+    "CORRESPONDENCE",
+    "EVIDENCE",
+    "APPEAL_FORM",
+];
+
+#[derive(Clone, Debug, Default)]
+pub struct Registry(pub HashMap<TenantId, TenantIntake>);
+
+impl Registry {
+    fn tenant(&self, tenant: &TenantId) -> Option<&TenantIntake> {
+        self.0.get(tenant)
+    }
+
+    pub fn accepts_document_type(&self, tenant: &TenantId, document_type: &str) -> bool {
+        match self.tenant(tenant).filter(|t| !t.document_types.is_empty()) {
+            Some(t) => t.document_types.contains(document_type),
+            None => DEFAULT_DOCUMENT_TYPES.contains(&document_type),
+        }
+    }
+}
+
+/// Who is submitting, from the authenticated principal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallerKind {
+    /// A citizen, for themself only.
+    Citizen(ClaimantId),
+    /// Agency staff (mailroom, counter, call center, caseworkers).
+    Staff,
+    /// A system of an integrator or of the agency.
+    Integrator,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub tenant: TenantId,
+    pub actor: ActorId,
+    pub kind: CallerKind,
+    /// May act on restricted records.
+    pub sensitive: bool,
+}
+
+/// What a submission led to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Filed {
+    /// On a case (opened, joined as a duplicate, or updated).
+    Case {
+        case_id: Uuid,
+        version: u64,
+        outcome: Outcome,
+        replayed: bool,
+    },
+    /// No claimant (or no open case) could be matched: waiting for an agent.
+    Unidentified { reason: &'static str },
+}
+
+pub struct Intake {
+    pub contract: Contract,
+    engine: Arc<Engine>,
+    read: ReadDb,
+    registry: Registry,
+}
+
+/// Deterministic ids for things a submission creates, so a replay names
+/// the same document.
+fn derived(parts: &[&str]) -> Uuid {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p.as_bytes());
+    }
+    let digest = h.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
+}
+
+fn filed(r: CommandResult) -> Filed {
+    Filed::Case {
+        case_id: r.stream_id,
+        version: r.version,
+        outcome: r.outcome,
+        replayed: r.replayed,
+    }
+}
+
+impl Intake {
+    pub fn new(engine: Arc<Engine>, read: ReadDb, registry: Registry) -> Result<Intake, String> {
+        Ok(Intake {
+            contract: Contract::new()?,
+            engine,
+            read,
+            registry,
+        })
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// One submission document (bytes as received).
+    pub async fn submit(&self, caller: &Caller, bytes: &[u8]) -> Result<Filed, IntakeError> {
+        let submission = self.contract.submission(bytes)?;
+        self.file(caller, &submission, None).await
+    }
+
+    /// May this caller send this kind through this channel?
+    fn authorize(&self, caller: &Caller, s: &Submission) -> Result<(), IntakeError> {
+        let refuse = |what: &str| {
+            Err(IntakeError::new(
+                "CHANNEL_NOT_ALLOWED",
+                format!("{what} may not submit through {}", s.channel),
+            ))
+        };
+        let citizen = matches!(caller.kind, CallerKind::Citizen(_));
+        match &s.channel {
+            Channel::Web => {
+                if !citizen {
+                    return refuse("only citizens");
+                }
+                if !matches!(s.submitted_by, Submitter::Claimant) {
+                    return Err(IntakeError::new(
+                        "SUBMITTER_MISMATCH",
+                        "web submissions are made by the claimant",
+                    ));
+                }
+            }
+            Channel::MailScan => {
+                if citizen {
+                    return refuse("citizens");
+                }
+            }
+            Channel::InPerson | Channel::CallCenter => {
+                if caller.kind != CallerKind::Staff {
+                    return refuse("only staff");
+                }
+            }
+            Channel::Integrator(_) => {
+                let rule = self
+                    .registry
+                    .tenant(&caller.tenant)
+                    .and_then(|t| t.channels.get(s.channel.code()))
+                    .ok_or_else(|| {
+                        IntakeError::new(
+                            "UNKNOWN_CHANNEL",
+                            format!("channel {} is not registered", s.channel),
+                        )
+                    })?;
+                if !rule.principals.contains(caller.actor.as_str()) {
+                    return refuse("this principal");
+                }
+                if !rule.kinds.contains(&s.kind) {
+                    return Err(IntakeError::new(
+                        "KIND_NOT_ALLOWED",
+                        format!("{} does not accept {}", s.channel, s.kind.code()),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Finds (or, where staff are present, registers) the claimant.
+    async fn claimant(
+        &self,
+        caller: &Caller,
+        env: &Envelope,
+        s: &Submission,
+    ) -> Result<Option<ClaimantId>, IntakeError> {
+        if let CallerKind::Citizen(own) = &caller.kind {
+            // A citizen files only for themself; naming someone else is refused.
+            if let Some(f) = &s.claimant.file_number {
+                let found = self.engine.find_claimant(&caller.tenant, f).await?;
+                if found != Some(*own) {
+                    return Err(IntakeError::new(
+                        "CLAIMANT_MISMATCH",
+                        "the claimant named is not you",
+                    ));
+                }
+            }
+            return Ok(Some(*own));
+        }
+        if let Some(f) = &s.claimant.file_number {
+            if let Some(found) = self.engine.find_claimant(&caller.tenant, f).await? {
+                return Ok(Some(found));
+            }
+        } else if let (Some(family), Some(birth)) = (&s.claimant.family_name, s.claimant.birth_date)
+        {
+            // Name and birth date, narrowed by postcode and given name when
+            // present; anything but exactly one candidate is no match.
+            let candidates: Vec<_> = self
+                .read
+                .claimants_matching(&caller.tenant, family.as_str(), birth)
+                .await?
+                .into_iter()
+                .filter(|c| {
+                    s.claimant
+                        .postcode
+                        .as_ref()
+                        .is_none_or(|p| projections::same_postcode(&c.postcode, p.as_str()))
+                })
+                .filter(|c| {
+                    s.claimant
+                        .given_name
+                        .as_ref()
+                        .is_none_or(|g| c.given_name.eq_ignore_ascii_case(g.as_str()))
+                })
+                .collect();
+            if candidates.len() == 1 {
+                return Ok(candidates
+                    .first()
+                    .map(|c| ClaimantId::from_uuid(c.claimant_id)));
+            }
+            return Ok(None);
+        }
+        // Staff at a counter or on the phone may register the person.
+        let staff_channel = matches!(s.channel, Channel::InPerson | Channel::CallCenter);
+        match (staff_channel, s.claimant.full_identity()) {
+            (true, Some(pii)) => match self.engine.register_claimant(env, pii).await {
+                Ok(r) => Ok(Some(ClaimantId::from_uuid(r.stream_id))),
+                Err(EngineError::ClaimantAlreadyRegistered { existing }) => Ok(Some(existing)),
+                Err(e) => Err(e.into()),
+            },
+            _ => Ok(None),
+        }
+    }
+
+    /// Representatives must hold the claimant's power of attorney;
+    /// restricted records need the SENSITIVE permission.
+    async fn check_relations(
+        &self,
+        caller: &Caller,
+        claimant: ClaimantId,
+        s: &Submission,
+    ) -> Result<(), IntakeError> {
+        let (state, _) = self.engine.load_claimant(&caller.tenant, claimant).await?;
+        let Some(record) = state.record() else {
+            return Err(IntakeError::new("CLAIMANT_NOT_FOUND", "claimant not found"));
+        };
+        if let Submitter::Representative(rep) = &s.submitted_by {
+            if record.representative.as_ref().map(|r| &r.actor) != Some(rep) {
+                return Err(IntakeError::new(
+                    "REPRESENTATIVE_NOT_AUTHORIZED",
+                    "the representative does not hold this claimant's power of attorney",
+                ));
+            }
+        }
+        if record.restriction.is_some() && caller.kind == CallerKind::Staff && !caller.sensitive {
+            return Err(IntakeError::new(
+                "RESTRICTED_RECORD",
+                "this claimant's record is restricted; an intake needs staff with the SENSITIVE permission",
+            ));
+        }
+        Ok(())
+    }
+
+    fn envelope(caller: &Caller, s: &Submission) -> Envelope {
+        let mut env = Envelope::new(caller.tenant.clone(), caller.actor.clone())
+            .channel(s.channel.clone())
+            .idempotency_key(format!("{}:{}", s.channel, s.external_id));
+        env.fingerprint = Some(hex::encode(Sha256::digest(format!("{s:?}").as_bytes())));
+        env
+    }
+
+    /// The case a follow-up submission is about.
+    async fn target_case(
+        &self,
+        caller: &Caller,
+        claimant: ClaimantId,
+        s: &Submission,
+    ) -> Result<Option<CaseId>, IntakeError> {
+        if let Some(id) = s.case_id {
+            let (case, _) = self
+                .engine
+                .load_case(&caller.tenant, CaseId::from_uuid(id))
+                .await?;
+            return match case.file() {
+                Some(f) if f.claimant == claimant => Ok(Some(f.id)),
+                _ => Err(IntakeError::new("NOT_FOUND", "not found")),
+            };
+        }
+        if let Some(benefit) = &s.benefit {
+            return Ok(self
+                .engine
+                .open_claim(&caller.tenant, claimant, benefit)
+                .await?);
+        }
+        let open: Vec<_> = self
+            .read
+            .cases_of_claimant(&caller.tenant, claimant.as_uuid(), 50, None)
+            .await?
+            .into_iter()
+            .filter(|c| !c.is_closed() && c.appeal_of.is_none())
+            .collect();
+        match open.len() {
+            0 => Ok(None),
+            1 => Ok(open.first().map(|c| CaseId::from_uuid(c.case_id))),
+            _ => Err(IntakeError::new(
+                "AMBIGUOUS_CASE",
+                "the claimant has several open claims: give caseId or benefitType",
+            )),
+        }
+    }
+
+    /// Files a validated submission. `resolved` overrides claimant matching
+    /// (an agent resolving unidentified mail).
+    pub async fn file(
+        &self,
+        caller: &Caller,
+        s: &Submission,
+        resolved: Option<ClaimantId>,
+    ) -> Result<Filed, IntakeError> {
+        self.authorize(caller, s)?;
+        let env = Self::envelope(caller, s);
+        let claimant = match resolved {
+            Some(c) => Some(c),
+            None => self.claimant(caller, &env, s).await?,
+        };
+        let Some(claimant) = claimant else {
+            return match s.channel {
+                Channel::MailScan => Ok(Filed::Unidentified {
+                    reason: "NO_CLAIMANT_MATCH",
+                }),
+                _ => Err(IntakeError::new(
+                    "UNKNOWN_CLAIMANT",
+                    "no claimant matches the identification given",
+                )),
+            };
+        };
+        self.check_relations(caller, claimant, s).await?;
+        let result = match s.kind {
+            Kind::NewClaim => {
+                let benefit = s
+                    .benefit
+                    .clone()
+                    .ok_or_else(|| IntakeError::new("MISSING_FIELD", "benefitType"))?;
+                let r = self
+                    .engine
+                    .submit_claim(
+                        &env,
+                        ClaimSubmission {
+                            claimant,
+                            benefit,
+                            contentions: s.contentions.clone(),
+                            channel: s.channel.clone(),
+                            external_id: s.external_id.clone(),
+                            received_at: s.received_at,
+                            submitted_by: s.submitted_by.clone(),
+                        },
+                    )
+                    .await?;
+                self.attach_documents(&env, CaseId::from_uuid(r.stream_id), s)
+                    .await?;
+                r
+            }
+            kind => {
+                let Some(case) = self.target_case(caller, claimant, s).await? else {
+                    return match s.channel {
+                        Channel::MailScan => Ok(Filed::Unidentified {
+                            reason: "NO_OPEN_CASE",
+                        }),
+                        _ => Err(IntakeError::new(
+                            "NO_OPEN_CASE",
+                            "the claimant has no open claim to add this to",
+                        )),
+                    };
+                };
+                match kind {
+                    Kind::AdditionalEvidence => self.attach_documents(&env, case, s).await?,
+                    Kind::Waiver5103 => {
+                        self.attach_documents(&env, case, s).await?;
+                        self.engine
+                            .execute(
+                                &env,
+                                case,
+                                CaseCommand::SubmitWaiver5103 {
+                                    received_at: s.received_at,
+                                },
+                            )
+                            .await?
+                    }
+                    Kind::Withdrawal => {
+                        self.attach_documents(&env, case, s).await?;
+                        self.engine
+                            .execute(
+                                &env,
+                                case,
+                                CaseCommand::Withdraw {
+                                    reason: s.reason.clone(),
+                                },
+                            )
+                            .await?
+                    }
+                    Kind::Contact => {
+                        let summary = s
+                            .summary
+                            .clone()
+                            .ok_or_else(|| IntakeError::new("MISSING_FIELD", "summary"))?;
+                        let contact = NewContact {
+                            id: ContactId::from_uuid(derived(&[
+                                caller.tenant.as_str(),
+                                s.channel.code(),
+                                s.external_id.as_str(),
+                                "contact",
+                            ])),
+                            kind: ContactKind::Inbound,
+                            channel: s.channel.clone(),
+                            reason: s.reason.clone(),
+                            summary,
+                            follow_up: None,
+                            occurred_at: s.received_at,
+                        };
+                        self.engine
+                            .execute(&env, case, CaseCommand::RecordContact(contact))
+                            .await?
+                    }
+                    Kind::Appeal => {
+                        let contention = s
+                            .contention_id
+                            .ok_or_else(|| IntakeError::new("MISSING_FIELD", "contentionId"))?;
+                        let entry = NewChannelEntry {
+                            id: EntryId::from_uuid(derived(&[
+                                caller.tenant.as_str(),
+                                s.channel.code(),
+                                s.external_id.as_str(),
+                                "entry",
+                            ])),
+                            channel: s.channel.clone(),
+                            external_id: s.external_id.clone(),
+                            received_at: s.received_at,
+                            submitted_by: s.submitted_by.clone(),
+                        };
+                        self.engine
+                            .file_appeal(&env, case, ContentionId::from_uuid(contention), entry)
+                            .await?
+                    }
+                    Kind::NewClaim => return Err(IntakeError::new("INTERNAL", "unreachable")),
+                }
+            }
+        };
+        Ok(filed(result))
+    }
+
+    /// Attaches the submission's documents (each idempotent by its own key);
+    /// returns the last command's result (or the case as it is).
+    async fn attach_documents(
+        &self,
+        env: &Envelope,
+        case: CaseId,
+        s: &Submission,
+    ) -> Result<CommandResult, IntakeError> {
+        let mut last = None;
+        for d in &s.documents {
+            let mut doc_env = env.clone();
+            doc_env.idempotency_key = Some(format!(
+                "{}:{}:doc:{}",
+                s.channel, s.external_id, d.document_id
+            ));
+            doc_env.fingerprint = Some(format!("{}:{}", d.document_id, d.checksum.as_str()));
+            let id = derived(&[env.tenant.as_str(), s.channel.code(), &d.document_id]);
+            let command = CaseCommand::AttachDocument(AttachDocument {
+                id: DocumentId::from_uuid(id),
+                document_type: d.document_type.clone(),
+                pages: d.pages,
+                checksum: d.checksum.clone(),
+                storage_ref: d.storage_ref.clone(),
+                received_at: s.received_at,
+                channel: s.channel.clone(),
+                request: s.request_id.map(RequestId::from_uuid),
+            });
+            match self.engine.execute(&doc_env, case, command).await {
+                Ok(r) => last = Some(r),
+                // Already on the case (same document through another path).
+                Err(EngineError::Domain(DomainError::DuplicateDocument(_))) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        match last {
+            Some(r) => Ok(r),
+            None => {
+                let (_, version) = self.engine.load_case(&env.tenant, case).await?;
+                Ok(CommandResult {
+                    stream_id: case.as_uuid(),
+                    version,
+                    outcome: Outcome::Unchanged,
+                    event_ids: Vec::new(),
+                    replayed: false,
+                })
+            }
+        }
+    }
+}

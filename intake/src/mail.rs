@@ -1,0 +1,414 @@
+//! Mail-scan batches: a manifest of scanned letters, filed one by one.
+//!
+//! Each document ends ATTACHED (to the matched claimant's case), UNIDENTIFIED
+//! (no claimant or no open case matched: it waits in the unidentified-mail
+//! queue, no case is created) or REJECTED with a code. Every outcome is
+//! recorded per document id, after its commands are durable, so re-sending
+//! a batch — or resuming one interrupted by a crash — files nothing twice:
+//! recorded documents are answered from the record, and unrecorded ones are
+//! filed again under the same idempotency keys.
+
+use crate::contract::{ClaimantRef, DocumentRef, Kind, RawClaimant, RawDocument, Submission};
+use crate::{Caller, CallerKind, Filed, Intake, IntakeError};
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::{BenefitType, Channel, ClaimantId, ExternalId, FileNumber, Submitter, TenantId, Text};
+use projections::IntakeDocument;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentResult {
+    pub document_id: String,
+    /// ATTACHED, UNIDENTIFIED, REJECTED or RESOLVED.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchReport {
+    pub batch_id: String,
+    /// COMPLETE when every document was attached or queued, else PARTIAL.
+    pub status: String,
+    pub attached: usize,
+    pub unidentified: usize,
+    pub rejected: usize,
+    pub documents: Vec<DocumentResult>,
+}
+
+fn result_of(doc: &IntakeDocument) -> DocumentResult {
+    DocumentResult {
+        document_id: doc.document_id.clone(),
+        status: doc.status.clone(),
+        case_id: doc.case_id,
+        error_code: doc.error_code.clone(),
+        error_message: doc.error_message.clone(),
+    }
+}
+
+fn rejected(document_id: &str, e: &IntakeError) -> DocumentResult {
+    DocumentResult {
+        document_id: document_id.to_owned(),
+        status: "REJECTED".into(),
+        case_id: None,
+        error_code: Some(e.code.to_owned()),
+        error_message: Some(e.message.clone()),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawEntry {
+    document_id: String,
+    received_at: DateTime<Utc>,
+    document_type: String,
+    page_count: u32,
+    checksum: String,
+    storage_ref: String,
+    kind: Option<Kind>,
+    benefit_type: Option<String>,
+    #[serde(default)]
+    contentions: Vec<String>,
+    #[serde(default)]
+    ocr: RawOcr,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct RawOcr {
+    file_number: Option<String>,
+    given_name: Option<String>,
+    family_name: Option<String>,
+    birth_date: Option<String>,
+    postcode: Option<String>,
+}
+
+/// OCR output is unreliable: a value that does not parse counts as absent.
+fn ocr_claimant(ocr: &RawOcr) -> ClaimantRef {
+    let text = |field: &'static str, v: &Option<String>| {
+        v.as_deref().and_then(|s| Text::parse(field, s).ok())
+    };
+    ClaimantRef::parse(&RawClaimant::default())
+        .map(|mut c| {
+            c.file_number = ocr
+                .file_number
+                .as_deref()
+                .and_then(|f| FileNumber::parse(f).ok());
+            c.given_name = text("givenName", &ocr.given_name);
+            c.family_name = text("familyName", &ocr.family_name);
+            c.birth_date = ocr
+                .birth_date
+                .as_deref()
+                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+            c.postcode = text("postcode", &ocr.postcode);
+            c
+        })
+        .unwrap_or(ClaimantRef {
+            file_number: None,
+            given_name: None,
+            family_name: None,
+            birth_date: None,
+            postcode: None,
+            address_lines: Vec::new(),
+        })
+}
+
+fn default_kind(document_type: &str) -> Kind {
+    match document_type {
+        "CLAIM_FORM" => Kind::NewClaim,
+        "WAIVER_5103" => Kind::Waiver5103,
+        "WITHDRAWAL_REQUEST" => Kind::Withdrawal,
+        _ => Kind::AdditionalEvidence,
+    }
+}
+
+impl Intake {
+    /// Turns one manifest entry into a submission, or a coded rejection.
+    fn entry_submission(
+        &self,
+        tenant: &TenantId,
+        batch_id: &str,
+        scanned_by: &domain::ActorId,
+        entry: &Value,
+    ) -> Result<Submission, IntakeError> {
+        if let Some(v) = self.contract.entry_violation(entry) {
+            let code = if v.contains("missing required field") {
+                "MISSING_FIELD"
+            } else {
+                "SCHEMA_VIOLATION"
+            };
+            return Err(IntakeError::new(code, v));
+        }
+        let raw: RawEntry = serde_json::from_value(entry.clone())
+            .map_err(|_| IntakeError::new("SCHEMA_VIOLATION", "entry does not match the schema"))?;
+        let document = DocumentRef::parse(&RawDocument {
+            document_id: raw.document_id.clone(),
+            document_type: raw.document_type.clone(),
+            page_count: raw.page_count,
+            checksum: raw.checksum.clone(),
+            storage_ref: raw.storage_ref.clone(),
+        })?;
+        if !self
+            .registry
+            .accepts_document_type(tenant, document.document_type.as_str())
+        {
+            return Err(IntakeError::new(
+                "UNKNOWN_DOCUMENT_TYPE",
+                format!("document type {} is not accepted", document.document_type),
+            ));
+        }
+        let kind = raw.kind.unwrap_or_else(|| default_kind(&raw.document_type));
+        if kind == Kind::NewClaim && (raw.benefit_type.is_none() || raw.contentions.is_empty()) {
+            return Err(IntakeError::new(
+                "MISSING_FIELD",
+                "a claim form needs benefitType and contentions",
+            ));
+        }
+        Ok(Submission {
+            channel: Channel::MailScan,
+            external_id: ExternalId::parse(&format!("{batch_id}/{}", raw.document_id))?,
+            received_at: raw.received_at,
+            submitted_by: Submitter::Staff(scanned_by.clone()),
+            claimant: ocr_claimant(&raw.ocr),
+            kind,
+            benefit: raw
+                .benefit_type
+                .as_deref()
+                .map(BenefitType::parse)
+                .transpose()?,
+            case_id: None,
+            contentions: raw
+                .contentions
+                .iter()
+                .map(|c| Text::parse("contentions", c))
+                .collect::<Result<_, _>>()?,
+            contention_id: None,
+            request_id: None,
+            reason: None,
+            summary: None,
+            documents: vec![document],
+        })
+    }
+
+    /// Files a batch manifest. `progress(done, total)` is called per document.
+    pub async fn ingest_batch(
+        &self,
+        caller: &Caller,
+        bytes: &[u8],
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<BatchReport, IntakeError> {
+        if matches!(caller.kind, CallerKind::Citizen(_)) {
+            return Err(IntakeError::new(
+                "CHANNEL_NOT_ALLOWED",
+                "citizens may not submit mail-scan batches",
+            ));
+        }
+        let manifest: Value = serde_json::from_slice(bytes)
+            .map_err(|_| IntakeError::new("MALFORMED_JSON", "the manifest is not JSON"))?;
+        if let Some(v) = self.contract.batch_violation(&manifest) {
+            let code = if v.contains("missing required field") {
+                "MISSING_FIELD"
+            } else {
+                "SCHEMA_VIOLATION"
+            };
+            return Err(IntakeError::new(code, v));
+        }
+        let batch_id = manifest["batchId"].as_str().unwrap_or_default().to_owned();
+        let scanned_by = manifest["scannedBy"]
+            .as_str()
+            .and_then(|s| domain::ActorId::parse(s).ok())
+            .unwrap_or_else(|| caller.actor.clone());
+        let entries = manifest["documents"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let total = entries.len();
+        let mut results = Vec::with_capacity(total);
+        for (i, entry) in entries.iter().enumerate() {
+            let document_id = entry["documentId"]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("#{}", i + 1));
+            results.push(
+                self.file_entry(caller, &batch_id, &scanned_by, &document_id, entry)
+                    .await?,
+            );
+            progress(i + 1, total);
+        }
+        let count = |s: &str| results.iter().filter(|r| r.status == s).count();
+        let (attached, unidentified, rejected) = (
+            count("ATTACHED") + count("RESOLVED"),
+            count("UNIDENTIFIED"),
+            count("REJECTED"),
+        );
+        Ok(BatchReport {
+            batch_id,
+            status: if rejected == 0 { "COMPLETE" } else { "PARTIAL" }.into(),
+            attached,
+            unidentified,
+            rejected,
+            documents: results,
+        })
+    }
+
+    /// One document: answered from its record when already filed; else
+    /// filed and recorded. Only an unavailable database aborts the batch.
+    async fn file_entry(
+        &self,
+        caller: &Caller,
+        batch_id: &str,
+        scanned_by: &domain::ActorId,
+        document_id: &str,
+        entry: &Value,
+    ) -> Result<DocumentResult, IntakeError> {
+        let checksum = entry["checksum"].as_str().unwrap_or_default();
+        if let Some(existing) = self
+            .read
+            .intake_document(&caller.tenant, "MAIL_SCAN", document_id)
+            .await?
+        {
+            if existing.checksum == checksum {
+                return Ok(result_of(&existing));
+            }
+            return Ok(rejected(
+                document_id,
+                &IntakeError::new(
+                    "DUPLICATE_DOCUMENT_ID",
+                    "a different document was already filed under this document id",
+                ),
+            ));
+        }
+        let outcome = match self.entry_submission(&caller.tenant, batch_id, scanned_by, entry) {
+            Err(e) => Err(e),
+            Ok(s) => self.file(caller, &s, None).await,
+        };
+        let (status, case_id, code, message) = match &outcome {
+            Ok(Filed::Case { case_id, .. }) => ("ATTACHED", Some(*case_id), None, None),
+            Ok(Filed::Unidentified { reason }) => ("UNIDENTIFIED", None, Some(*reason), None),
+            Err(e) if e.code == "STORE_UNAVAILABLE" || e.code == "INTERNAL" => {
+                return Err(e.clone())
+            }
+            Err(e) => ("REJECTED", None, Some(e.code), Some(e.message.clone())),
+        };
+        let received_at = entry["receivedAt"]
+            .as_str()
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+            .map(|d| d.with_timezone(&Utc))
+            .unwrap_or_else(Utc::now);
+        let record = IntakeDocument {
+            tenant: caller.tenant.to_string(),
+            channel: "MAIL_SCAN".into(),
+            batch_id: batch_id.to_owned(),
+            document_id: document_id.to_owned(),
+            checksum: checksum.to_owned(),
+            status: status.into(),
+            error_code: code.map(str::to_owned),
+            error_message: message,
+            case_id,
+            received_at,
+            recorded_at: Utc::now(),
+            entry: entry.to_string(),
+        };
+        self.read.record_intake_document(&record).await?;
+        Ok(result_of(&record))
+    }
+
+    /// Unidentified mail of a tenant, oldest first.
+    pub async fn unidentified(
+        &self,
+        tenant: &TenantId,
+        first: i64,
+        after: Option<&str>,
+    ) -> Result<Vec<IntakeDocument>, IntakeError> {
+        Ok(self
+            .read
+            .unidentified_documents(tenant, first, after)
+            .await?)
+    }
+
+    /// An agent matched an unidentified document to a claimant (and, when
+    /// the claimant has several open claims, to one of them): file it.
+    pub async fn resolve(
+        &self,
+        caller: &Caller,
+        document_id: &str,
+        claimant: ClaimantId,
+        case: Option<Uuid>,
+    ) -> Result<DocumentResult, IntakeError> {
+        if caller.kind != CallerKind::Staff {
+            return Err(IntakeError::new(
+                "FORBIDDEN",
+                "only staff resolve unidentified mail",
+            ));
+        }
+        let Some(doc) = self
+            .read
+            .intake_document(&caller.tenant, "MAIL_SCAN", document_id)
+            .await?
+        else {
+            return Err(IntakeError::new("NOT_FOUND", "not found"));
+        };
+        if doc.status != "UNIDENTIFIED" {
+            return Err(IntakeError::new(
+                "NOT_UNIDENTIFIED",
+                format!("the document is {}", doc.status),
+            ));
+        }
+        let entry: Value = serde_json::from_str(&doc.entry)
+            .map_err(|_| IntakeError::new("INTERNAL", "stored entry unreadable"))?;
+        let scanned_by = caller.actor.clone();
+        let mut submission =
+            self.entry_submission(&caller.tenant, &doc.batch_id, &scanned_by, &entry)?;
+        submission.case_id = case;
+        let (state, _) = self.engine.load_claimant(&caller.tenant, claimant).await?;
+        if state.record().is_none() {
+            return Err(IntakeError::new("NOT_FOUND", "not found"));
+        }
+        match self.file(caller, &submission, Some(claimant)).await? {
+            Filed::Case { case_id, .. } => {
+                self.read
+                    .resolve_intake_document(
+                        &caller.tenant,
+                        "MAIL_SCAN",
+                        document_id,
+                        case_id,
+                        Utc::now(),
+                    )
+                    .await?;
+                Ok(DocumentResult {
+                    document_id: document_id.to_owned(),
+                    status: "RESOLVED".into(),
+                    case_id: Some(case_id),
+                    error_code: None,
+                    error_message: None,
+                })
+            }
+            Filed::Unidentified { reason } => Err(IntakeError::new(
+                reason,
+                "the claimant has no open claim this document belongs to",
+            )),
+        }
+    }
+
+    /// The recorded outcome of every document of a batch.
+    pub async fn batch(
+        &self,
+        tenant: &TenantId,
+        batch_id: &str,
+    ) -> Result<Vec<DocumentResult>, IntakeError> {
+        Ok(self
+            .read
+            .intake_batch(tenant, "MAIL_SCAN", batch_id)
+            .await?
+            .iter()
+            .map(result_of)
+            .collect())
+    }
+}

@@ -1,0 +1,211 @@
+//! Intake bookkeeping next to the read models: per-document outcomes of
+//! mail-scan batches (and the unidentified-mail queue), and claimant
+//! matching by identity.
+
+use crate::db::{on_db, ReadDb, ReadError, ACTIVE};
+use crate::view::ClaimantView;
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::TenantId;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use uuid::Uuid;
+
+/// One recorded intake document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IntakeDocument {
+    pub tenant: String,
+    pub channel: String,
+    pub batch_id: String,
+    pub document_id: String,
+    pub checksum: String,
+    pub status: String,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub case_id: Option<Uuid>,
+    pub received_at: DateTime<Utc>,
+    pub recorded_at: DateTime<Utc>,
+    pub entry: String,
+}
+
+/// The look-up key for family name + birth date: normalized and hashed,
+/// so the index holds no personal data in clear.
+pub fn identity_match_key(family_name: &str, birth_date: NaiveDate) -> String {
+    let family: String = family_name
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
+    hex::encode(Sha256::digest(format!("{family}|{birth_date}").as_bytes()))
+}
+
+/// Postcodes compare without spaces and case.
+pub fn same_postcode(a: &str, b: &str) -> bool {
+    let norm = |s: &str| {
+        s.chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_uppercase()
+    };
+    norm(a) == norm(b)
+}
+
+const COLUMNS: &str =
+    "tenant_id, channel, batch_id, document_id, checksum, status, error_code, error_message, \
+                       case_id, received_at, recorded_at, entry";
+
+/// Decodes a row of either backend (the column types differ by driver).
+macro_rules! doc_from_row {
+    ($r:expr) => {
+        (|| -> Result<IntakeDocument, ReadError> {
+            let r = $r;
+            Ok(IntakeDocument {
+                tenant: r.try_get("tenant_id")?,
+                channel: r.try_get("channel")?,
+                batch_id: r.try_get("batch_id")?,
+                document_id: r.try_get("document_id")?,
+                checksum: r.try_get("checksum")?,
+                status: r.try_get("status")?,
+                error_code: r.try_get("error_code")?,
+                error_message: r.try_get("error_message")?,
+                case_id: r.try_get("case_id")?,
+                received_at: r.try_get("received_at")?,
+                recorded_at: r.try_get("recorded_at")?,
+                entry: r.try_get("entry")?,
+            })
+        })()
+    };
+}
+
+impl ReadDb {
+    pub async fn intake_document(
+        &self,
+        tenant: &TenantId,
+        channel: &str,
+        document_id: &str,
+    ) -> Result<Option<IntakeDocument>, ReadError> {
+        on_db!(self, read, pool, sql => {
+            let row = sqlx::query(&sql(&format!(
+                "SELECT {COLUMNS} FROM intake_documents WHERE tenant_id = $1 AND channel = $2 AND document_id = $3"
+            )))
+            .bind(tenant.as_str())
+            .bind(channel)
+            .bind(document_id)
+            .fetch_optional(pool)
+            .await?;
+            row.as_ref().map(|r| doc_from_row!(r)).transpose()
+        })
+    }
+
+    /// Records a document's outcome; a record already there wins (the
+    /// first outcome is the answer every re-send gets).
+    pub async fn record_intake_document(&self, d: &IntakeDocument) -> Result<(), ReadError> {
+        on_db!(self, write, pool, sql => {
+            sqlx::query(&sql(&format!(
+                "INSERT INTO intake_documents ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                 ON CONFLICT (tenant_id, channel, document_id) DO NOTHING"
+            )))
+            .bind(&d.tenant)
+            .bind(&d.channel)
+            .bind(&d.batch_id)
+            .bind(&d.document_id)
+            .bind(&d.checksum)
+            .bind(&d.status)
+            .bind(&d.error_code)
+            .bind(&d.error_message)
+            .bind(d.case_id)
+            .bind(d.received_at)
+            .bind(d.recorded_at)
+            .bind(&d.entry)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    pub async fn resolve_intake_document(
+        &self,
+        tenant: &TenantId,
+        channel: &str,
+        document_id: &str,
+        case_id: Uuid,
+        at: DateTime<Utc>,
+    ) -> Result<(), ReadError> {
+        on_db!(self, write, pool, sql => {
+            sqlx::query(&sql(
+                "UPDATE intake_documents SET status = 'RESOLVED', case_id = $4, recorded_at = $5, error_code = NULL \
+                 WHERE tenant_id = $1 AND channel = $2 AND document_id = $3 AND status = 'UNIDENTIFIED'",
+            ))
+            .bind(tenant.as_str())
+            .bind(channel)
+            .bind(document_id)
+            .bind(case_id)
+            .bind(at)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// The unidentified-mail queue, oldest received first; `after` is the
+    /// last document id seen.
+    pub async fn unidentified_documents(
+        &self,
+        tenant: &TenantId,
+        first: i64,
+        after: Option<&str>,
+    ) -> Result<Vec<IntakeDocument>, ReadError> {
+        on_db!(self, read, pool, sql => {
+            let rows = sqlx::query(&sql(&format!(
+                "SELECT {COLUMNS} FROM intake_documents WHERE tenant_id = $1 AND status = 'UNIDENTIFIED' \
+                 AND ($2 IS NULL OR document_id > $2) ORDER BY received_at, document_id LIMIT $3"
+            )))
+            .bind(tenant.as_str())
+            .bind(after)
+            .bind(first)
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(|r| doc_from_row!(r)).collect()
+        })
+    }
+
+    pub async fn intake_batch(
+        &self,
+        tenant: &TenantId,
+        channel: &str,
+        batch_id: &str,
+    ) -> Result<Vec<IntakeDocument>, ReadError> {
+        on_db!(self, read, pool, sql => {
+            let rows = sqlx::query(&sql(&format!(
+                "SELECT {COLUMNS} FROM intake_documents WHERE tenant_id = $1 AND channel = $2 AND batch_id = $3 ORDER BY document_id"
+            )))
+            .bind(tenant.as_str())
+            .bind(channel)
+            .bind(batch_id)
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(|r| doc_from_row!(r)).collect()
+        })
+    }
+
+    /// Claimants with this family name and birth date (at most 20).
+    pub async fn claimants_matching(
+        &self,
+        tenant: &TenantId,
+        family_name: &str,
+        birth_date: NaiveDate,
+    ) -> Result<Vec<ClaimantView>, ReadError> {
+        let key = identity_match_key(family_name, birth_date);
+        let docs: Vec<String> = on_db!(self, read, pool, sql => {
+            sqlx::query_scalar(&sql(&format!(
+                "SELECT view FROM rm_claimants WHERE generation = {ACTIVE} AND tenant_id = $1 AND match_key = $2 LIMIT 20"
+            )))
+            .bind(tenant.as_str())
+            .bind(key)
+            .fetch_all(pool)
+            .await?
+        });
+        docs.iter()
+            .map(|d| serde_json::from_str(d).map_err(ReadError::from))
+            .collect()
+    }
+}
