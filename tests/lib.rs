@@ -294,6 +294,18 @@ impl ApiWorld {
         claimant: Option<ClaimantId>,
         sensitive: bool,
     ) -> String {
+        self.token_with_office(tenant_name, subject, roles, claimant, sensitive, None)
+    }
+
+    pub fn token_with_office(
+        &self,
+        tenant_name: &str,
+        subject: &str,
+        roles: &[graphql::auth::Role],
+        claimant: Option<ClaimantId>,
+        sensitive: bool,
+        office: Option<&str>,
+    ) -> String {
         let auth = &self.app.settings.auth;
         graphql::auth::mint_hs256(
             auth.hs256_secret.as_deref().unwrap().as_bytes(),
@@ -305,6 +317,7 @@ impl ApiWorld {
                 roles: roles.to_vec(),
                 sensitive,
                 claimant,
+                office: office.map(str::to_owned),
                 ttl: chrono::Duration::hours(1),
             },
             Utc::now(),

@@ -46,10 +46,13 @@ pub struct Guardian {
 }
 
 /// Why a record is restricted (needs the `SENSITIVE` permission).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Restriction {
-    /// The claimant works for the agency; colleagues must not handle it.
-    AgencyEmployee,
+    /// The claimant works for the agency; colleagues (staff of the same
+    /// `office`) must not handle it at all.
+    AgencyEmployee {
+        office: Option<Text>,
+    },
     ProtectedAddress,
 }
 
@@ -124,6 +127,23 @@ pub enum Claimant {
     Registered(Box<ClaimantRecord>),
 }
 
+impl Restriction {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Restriction::AgencyEmployee { .. } => "AGENCY_EMPLOYEE",
+            Restriction::ProtectedAddress => "PROTECTED_ADDRESS",
+        }
+    }
+
+    /// The office whose staff must not handle this record.
+    pub fn office(&self) -> Option<&Text> {
+        match self {
+            Restriction::AgencyEmployee { office } => office.as_ref(),
+            Restriction::ProtectedAddress => None,
+        }
+    }
+}
+
 impl Claimant {
     pub fn record(&self) -> Option<&ClaimantRecord> {
         match self {
@@ -155,7 +175,9 @@ impl Claimant {
             }
             ClaimantEvent::GuardianChanged { guardian } => record.guardian = guardian.clone(),
             ClaimantEvent::FlagsChanged { flags } => record.flags = flags.clone(),
-            ClaimantEvent::RestrictionChanged { restriction } => record.restriction = *restriction,
+            ClaimantEvent::RestrictionChanged { restriction } => {
+                record.restriction = restriction.clone()
+            }
         }
         Claimant::Registered(record)
     }
@@ -207,7 +229,9 @@ impl Claimant {
             ),
             C::SetRestriction(r) => changed(
                 record.restriction == *r,
-                E::RestrictionChanged { restriction: *r },
+                E::RestrictionChanged {
+                    restriction: r.clone(),
+                },
             ),
         })
     }

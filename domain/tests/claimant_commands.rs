@@ -65,7 +65,7 @@ fn every_non_register_command() -> Vec<ClaimantCommand> {
         C::SetRepresentative(Some(representative())),
         C::SetGuardian(Some(guardian())),
         C::SetFlags(flags()),
-        C::SetRestriction(Some(Restriction::AgencyEmployee)),
+        C::SetRestriction(Some(Restriction::AgencyEmployee { office: None })),
     ]
 }
 
@@ -196,11 +196,16 @@ fn safety_and_accessibility_flags_are_set() {
 #[test]
 fn a_record_is_restricted_and_the_restriction_changes() {
     let then = given_claimant(registered())
-        .when(C::SetRestriction(Some(Restriction::AgencyEmployee)))
+        .when(C::SetRestriction(Some(Restriction::AgencyEmployee {
+            office: None,
+        })))
         .then(vec![E::RestrictionChanged {
-            restriction: Some(Restriction::AgencyEmployee),
+            restriction: Some(Restriction::AgencyEmployee { office: None }),
         }]);
-    assert_eq!(then.record().restriction, Some(Restriction::AgencyEmployee));
+    assert_eq!(
+        then.record().restriction,
+        Some(Restriction::AgencyEmployee { office: None })
+    );
     let then = given_claimant(then.history)
         .when(C::SetRestriction(Some(Restriction::ProtectedAddress)))
         .then(vec![E::RestrictionChanged {

@@ -97,6 +97,9 @@ pub struct Principal {
     pub sensitive: bool,
     /// Required for CITIZEN tokens: whose claims they may see.
     pub claimant: Option<ClaimantId>,
+    /// Staff: the office they work in (the `office` claim). Staff never
+    /// handle a restricted colleague of their own office.
+    pub office: Option<String>,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -357,6 +360,7 @@ pub struct DevToken {
     pub roles: Vec<Role>,
     pub sensitive: bool,
     pub claimant: Option<ClaimantId>,
+    pub office: Option<String>,
     pub ttl: chrono::Duration,
 }
 
@@ -407,6 +411,9 @@ pub fn mint_hs256(
     }
     if let Some(claimant) = token.claimant {
         claims.insert("claimant".into(), claimant.to_string().into());
+    }
+    if let Some(office) = &token.office {
+        claims.insert("office".into(), office.as_str().into());
     }
     claims.insert("iat".into(), now.timestamp().into());
     claims.insert("nbf".into(), now.timestamp().into());
@@ -615,6 +622,17 @@ fn principal_from_claims(claims: &Map<String, Value>) -> Result<Principal, AuthE
         return Err(AuthError::MissingClaim("claimant"));
     }
 
+    let office = optional_str(claims, "office")?
+        .map(|o| {
+            let o = o.trim();
+            if o.is_empty() || o.len() > 64 || o.chars().any(char::is_control) {
+                Err(AuthError::InvalidClaim("office"))
+            } else {
+                Ok(o.to_owned())
+            }
+        })
+        .transpose()?;
+
     let expires_at = numeric_date(claims, "exp")?.ok_or(AuthError::MissingClaim("exp"))?;
     // Checked by the library when readable; a value it cannot read must not
     // silently skip the check.
@@ -627,6 +645,7 @@ fn principal_from_claims(claims: &Map<String, Value>) -> Result<Principal, AuthE
         roles,
         sensitive,
         claimant,
+        office,
         expires_at,
     })
 }
@@ -797,6 +816,7 @@ s49t0a/gZR4fOlSAauv10LGqn5S9Bg2x6PVSxWr3BKTneHq+nP3WNivmT3p3eB6p
             roles: vec![role],
             sensitive: false,
             claimant: (role == Role::Citizen).then(claimant),
+            office: None,
             ttl: Duration::hours(1),
         }
     }

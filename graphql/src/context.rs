@@ -94,6 +94,7 @@ impl Api {
                 intake::CallerKind::Integrator
             },
             sensitive: p.sensitive,
+            office: p.office.clone(),
         }
     }
 
@@ -150,15 +151,15 @@ impl Api {
         if !p.is_staff() {
             return Ok(p.has(Role::Citizen) && p.claimant.map(|c| c.as_uuid()) == Some(claimant));
         }
-        if p.sensitive {
+        let Some(view) = self.read.claimant(&p.tenant, claimant).await? else {
+            return Ok(true);
+        };
+        if view.restriction.is_none() {
             return Ok(true);
         }
-        let restricted = self
-            .read
-            .claimant(&p.tenant, claimant)
-            .await?
-            .is_some_and(|c| c.restriction.is_some());
-        Ok(!restricted)
+        // A restricted agency employee is never handled by their own office.
+        let colleague = view.restriction_office.is_some() && view.restriction_office == p.office;
+        Ok(p.sensitive && !colleague)
     }
 
     /// Write-side check before a command on a case: the case exists for

@@ -1107,16 +1107,21 @@ impl MutationRoot {
     }
 
     /// Restricts (or, with no `restriction`, unrestricts) a record; then
-    /// only principals with the SENSITIVE permission see it. Supervisors.
+    /// only principals with the SENSITIVE permission see it, and for an
+    /// agency employee never staff of their own `office`. Supervisors.
     async fn set_restriction(
         &self,
         ctx: &Context<'_>,
         claimant_id: ID,
         restriction: Option<RestrictionInput>,
+        office: Option<String>,
         idempotency_key: String,
     ) -> async_graphql::Result<ClaimantPayload> {
+        let office = opt_text("office", office.as_deref())?;
         let r = restriction.map(|r| match r {
-            RestrictionInput::AgencyEmployee => domain::claimant::Restriction::AgencyEmployee,
+            RestrictionInput::AgencyEmployee => domain::claimant::Restriction::AgencyEmployee {
+                office: office.clone(),
+            },
             RestrictionInput::ProtectedAddress => domain::claimant::Restriction::ProtectedAddress,
         });
         Ok(claimant_command(
@@ -1125,7 +1130,7 @@ impl MutationRoot {
             &idempotency_key,
             &[Role::Supervisor],
             "setRestriction",
-            &restriction,
+            &(&restriction, &office),
             ClaimantCommand::SetRestriction(r),
         )
         .await?)

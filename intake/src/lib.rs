@@ -125,6 +125,8 @@ pub struct Caller {
     pub kind: CallerKind,
     /// May act on restricted records.
     pub sensitive: bool,
+    /// Staff: the office they work in.
+    pub office: Option<String>,
 }
 
 /// What a submission led to.
@@ -331,6 +333,17 @@ impl Intake {
                     "the representative does not hold this claimant's power of attorney",
                 ));
             }
+        }
+        let colleague = record
+            .restriction
+            .as_ref()
+            .and_then(|r| r.office())
+            .is_some_and(|office| caller.office.as_deref() == Some(office.as_str()));
+        if colleague && caller.kind == CallerKind::Staff {
+            return Err(IntakeError::new(
+                "COLLEAGUE_CONFLICT",
+                "the claimant is an agency employee of your office; a colleague may not handle this intake",
+            ));
         }
         if record.restriction.is_some() && caller.kind == CallerKind::Staff && !caller.sensitive {
             return Err(IntakeError::new(

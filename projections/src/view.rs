@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::case::*;
-use domain::claimant::{ClaimantEvent, Restriction};
+use domain::claimant::ClaimantEvent;
 use domain::status::RequestStatus;
 use domain::{Channel, Phase, Submitter};
 use serde::{Deserialize, Serialize};
@@ -897,6 +897,9 @@ pub struct ClaimantView {
     /// AGENCY_EMPLOYEE or PROTECTED_ADDRESS
     #[serde(default)]
     pub restriction: Option<String>,
+    /// AGENCY_EMPLOYEE: the office whose staff must not handle the record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restriction_office: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -933,6 +936,7 @@ impl ClaimantView {
             safety_flags: Vec::new(),
             accessibility_needs: Vec::new(),
             restriction: None,
+            restriction_office: None,
         };
         view.set_pii(pii);
         Some(view)
@@ -974,13 +978,11 @@ impl ClaimantView {
                     flags.accessibility.iter().map(|t| t.to_string()).collect();
             }
             ClaimantEvent::RestrictionChanged { restriction } => {
-                self.restriction = restriction.map(|r| {
-                    match r {
-                        Restriction::AgencyEmployee => "AGENCY_EMPLOYEE",
-                        Restriction::ProtectedAddress => "PROTECTED_ADDRESS",
-                    }
-                    .to_owned()
-                })
+                self.restriction = restriction.as_ref().map(|r| r.code().to_owned());
+                self.restriction_office = restriction
+                    .as_ref()
+                    .and_then(|r| r.office())
+                    .map(|o| o.to_string());
             }
         }
     }

@@ -246,6 +246,7 @@ pub fn dev_token(
         roles,
         sensitive,
         claimant,
+        office: None,
         ttl,
     };
     Ok(mint_hs256(
@@ -283,6 +284,7 @@ async fn seed(app: &App, env: &Envelope, dir: &Path, print: bool) -> Result<(), 
             actor: env.actor.clone(),
             kind: intake::CallerKind::Staff,
             sensitive: false,
+            office: None,
         };
         for file in submissions_in(&mail)? {
             let report = app
@@ -430,6 +432,7 @@ async fn ingest(
         actor: env.actor.clone(),
         kind: intake::CallerKind::Staff,
         sensitive: false,
+        office: None,
     };
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(

@@ -311,6 +311,9 @@ enum ClaimantEventV1 {
     },
     RestrictionChanged {
         restriction: Option<String>,
+        /// AGENCY_EMPLOYEE: the office whose staff must not handle it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        office: Option<String>,
     },
 }
 
@@ -717,13 +720,11 @@ fn claimant_to_v1(event: &ClaimantEvent) -> ClaimantEventV1 {
             accessibility: flags.accessibility.iter().map(|t| t.to_string()).collect(),
         },
         E::RestrictionChanged { restriction } => V::RestrictionChanged {
-            restriction: restriction.map(|r| {
-                match r {
-                    Restriction::AgencyEmployee => "AGENCY_EMPLOYEE",
-                    Restriction::ProtectedAddress => "PROTECTED_ADDRESS",
-                }
-                .to_owned()
-            }),
+            restriction: restriction.as_ref().map(|r| r.code().to_owned()),
+            office: restriction
+                .as_ref()
+                .and_then(|r| r.office())
+                .map(|o| o.to_string()),
         },
     }
 }
@@ -1053,10 +1054,15 @@ fn claimant_from_v1(v: ClaimantEventV1) -> Result<ClaimantEvent, DecodeError> {
                 accessibility: texts("accessibility", &accessibility)?,
             },
         },
-        V::RestrictionChanged { restriction } => E::RestrictionChanged {
+        V::RestrictionChanged {
+            restriction,
+            office,
+        } => E::RestrictionChanged {
             restriction: match restriction.as_deref() {
                 None => None,
-                Some("AGENCY_EMPLOYEE") => Some(Restriction::AgencyEmployee),
+                Some("AGENCY_EMPLOYEE") => Some(Restriction::AgencyEmployee {
+                    office: opt_text("office", office.as_deref())?,
+                }),
                 Some("PROTECTED_ADDRESS") => Some(Restriction::ProtectedAddress),
                 Some(_) => return Err(bad("restriction")),
             },

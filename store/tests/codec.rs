@@ -537,7 +537,7 @@ fn claimant_samples() -> Vec<(&'static str, ClaimantEvent)> {
         (
             "agency_employee",
             E::RestrictionChanged {
-                restriction: Some(Restriction::AgencyEmployee),
+                restriction: Some(Restriction::AgencyEmployee { office: None }),
             },
         ),
         (

@@ -362,6 +362,7 @@ async fn interrupted_batch_resumes_without_loss_or_duplicates(backend: Backend) 
         actor: domain::ActorId::parse("mailroom-1").unwrap(),
         kind: intake::CallerKind::Staff,
         sensitive: false,
+        office: None,
     };
     let docs: Vec<Value> = (0..10)
         .map(|i| doc(&format!("r{i}"), "EVIDENCE", 1, alex_ocr()))
@@ -455,6 +456,55 @@ async fn in_person_representatives_and_restricted_records(backend: Backend) {
         .post("/intake/submissions", &trusted, by("rep-0451", "c-4"))
         .await;
     assert_eq!(status, 200);
+    // An agency employee of office east-01: colleagues there may not handle
+    // the intake (nor read the record), whatever their permissions.
+    // The record is restricted already: only a supervisor with SENSITIVE sees it.
+    let trusted_supervisor = w.token("alpha", "sup-2", &[Role::Supervisor], None, true);
+    let r = w
+        .gql(
+            Some(&trusted_supervisor),
+            "mutation($p: ID!) { setRestriction(claimantId: $p, restriction: AGENCY_EMPLOYEE, office: \"east-01\", idempotencyKey: \"y\") { outcome } }",
+            json!({"p": s.claimant}),
+        )
+        .await;
+    assert_eq!(r["data"]["setRestriction"]["outcome"], "UPDATED", "{r}");
+    w.settle().await;
+    let colleague = w.token_with_office(
+        "alpha",
+        "clerk-3",
+        &[Role::Caseworker],
+        None,
+        true,
+        Some("east-01"),
+    );
+    let (status, r) = w
+        .post("/intake/submissions", &colleague, by("rep-0451", "c-5"))
+        .await;
+    assert_eq!(
+        (status, r["error"]["code"].as_str()),
+        (422, Some("COLLEAGUE_CONFLICT")),
+        "{r}"
+    );
+    let read = w
+        .gql(
+            Some(&colleague),
+            "query($c: ID!) { claim(id: $c) { id } }",
+            json!({"c": s.case_id}),
+        )
+        .await;
+    assert_eq!(error_code(&read), Some("NOT_FOUND"));
+    let elsewhere = w.token_with_office(
+        "alpha",
+        "clerk-4",
+        &[Role::Caseworker],
+        None,
+        true,
+        Some("west-02"),
+    );
+    let (status, r) = w
+        .post("/intake/submissions", &elsewhere, by("rep-0451", "c-6"))
+        .await;
+    assert_eq!(status, 200, "{r}");
 }
 both!(in_person_representatives_and_restricted_records);
 
