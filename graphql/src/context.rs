@@ -59,6 +59,11 @@ pub(crate) fn roles_text(p: &Principal) -> String {
 
 /// The channel a principal's commands come through.
 pub(crate) fn channel_of(p: &Principal, requested: Option<&str>) -> ApiResult<Channel> {
+    if !p.is_staff() && p.has(Role::Integrator) {
+        let code = requested
+            .ok_or_else(|| ApiError::BadInput("channel is required for integrators".into()))?;
+        return Ok(Channel::parse(code)?);
+    }
     if !p.is_staff() {
         return Ok(Channel::Web);
     }

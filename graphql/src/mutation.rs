@@ -13,7 +13,7 @@ use domain::case::{self as dc, ContactKind, NewContact, NewEvidenceRequest, Requ
 use domain::claimant::ClaimantPii;
 use domain::ClaimantCommand;
 use domain::*;
-use engine::{ClaimSubmission, CommandResult, Envelope};
+use engine::{CommandResult, Envelope};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -306,16 +306,15 @@ impl MutationRoot {
             }
         };
         let channel = channel_of(p, input.channel.as_deref())?;
-        let mut env = envelope(p, channel.clone(), &idempotency_key)?;
-        env.fingerprint = Some(fingerprint("submitClaim", &input));
-        let submission = ClaimSubmission {
-            claimant,
-            benefit: BenefitType::parse(&input.benefit_type).map_err(ApiError::from)?,
-            contentions: input
-                .contentions
-                .iter()
-                .map(|c| text("contentions", c))
-                .collect::<ApiResult<_>>()?,
+        if idempotency_key.trim().is_empty() || idempotency_key.len() > 200 {
+            return Err(
+                ApiError::BadInput("idempotencyKey must be 1 to 200 characters".into()).into(),
+            );
+        }
+        // Filed through intake, so the channel rules (who may use which
+        // channel, representatives, restricted records) are the same as for
+        // every other path.
+        let submission = intake::Submission {
             channel,
             external_id: ExternalId::parse(
                 input.external_id.as_deref().unwrap_or(&idempotency_key),
@@ -327,13 +326,47 @@ impl MutationRoot {
             } else {
                 Submitter::Claimant
             },
+            claimant: intake::contract::ClaimantRef::default(),
+            kind: intake::Kind::NewClaim,
+            benefit: Some(BenefitType::parse(&input.benefit_type).map_err(ApiError::from)?),
+            case_id: None,
+            contentions: input
+                .contentions
+                .iter()
+                .map(|c| text("contentions", c))
+                .collect::<ApiResult<_>>()?,
+            contention_id: None,
+            request_id: None,
+            reason: None,
+            summary: None,
+            documents: Vec::new(),
         };
         let api = api(ctx)?;
-        let result = api
-            .engine
-            .submit_claim(&env, submission)
+        let filed = api
+            .intake
+            .file_as(
+                &crate::context::Api::caller(p),
+                &submission,
+                Some(claimant),
+                Some(fingerprint("submitClaim", &input)),
+            )
             .await
-            .map_err(ApiError::from)?;
+            .map_err(intake_error)?;
+        let result = match filed {
+            intake::Filed::Case {
+                case_id,
+                version,
+                outcome,
+                replayed,
+            } => CommandResult {
+                stream_id: case_id,
+                version,
+                outcome,
+                event_ids: Vec::new(),
+                replayed,
+            },
+            intake::Filed::Unidentified { .. } => return Err(ApiError::NotFound.into()),
+        };
         Ok(run.payload(result).await?)
     }
 
@@ -1134,6 +1167,22 @@ impl MutationRoot {
             ClaimantCommand::SetRestriction(r),
         )
         .await?)
+    }
+}
+
+/// Intake refusals as API errors: anything about a claimant or case the
+/// caller cannot see is NOT_FOUND.
+fn intake_error(e: intake::IntakeError) -> ApiError {
+    match e.code {
+        "NOT_FOUND" | "CLAIM_NOT_FOUND" | "CLAIMANT_NOT_FOUND" | "UNKNOWN_CLAIMANT"
+        | "CLAIMANT_MISMATCH" => ApiError::NotFound,
+        "STORE_UNAVAILABLE" => ApiError::Unavailable,
+        "INTERNAL" => ApiError::Internal,
+        "CHANNEL_NOT_ALLOWED" | "KIND_NOT_ALLOWED" => ApiError::Forbidden,
+        code => ApiError::Refused {
+            code,
+            message: e.message,
+        },
     }
 }
 

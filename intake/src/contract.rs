@@ -52,7 +52,7 @@ impl Kind {
 }
 
 /// How the submission names the claimant.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ClaimantRef {
     pub file_number: Option<FileNumber>,
     pub given_name: Option<Text>,

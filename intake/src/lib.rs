@@ -354,11 +354,19 @@ impl Intake {
         Ok(())
     }
 
-    fn envelope(caller: &Caller, s: &Submission) -> Envelope {
+    /// Channel + external id is the idempotency key. A citizen's keys are
+    /// scoped to them: two people can never replay into each other's result.
+    fn envelope(caller: &Caller, s: &Submission, fingerprint: Option<String>) -> Envelope {
+        let key = match &caller.kind {
+            CallerKind::Citizen(c) => format!("{}:{c}:{}", s.channel, s.external_id),
+            _ => format!("{}:{}", s.channel, s.external_id),
+        };
         let mut env = Envelope::new(caller.tenant.clone(), caller.actor.clone())
             .channel(s.channel.clone())
-            .idempotency_key(format!("{}:{}", s.channel, s.external_id));
-        env.fingerprint = Some(hex::encode(Sha256::digest(format!("{s:?}").as_bytes())));
+            .idempotency_key(key);
+        env.fingerprint = Some(
+            fingerprint.unwrap_or_else(|| hex::encode(Sha256::digest(format!("{s:?}").as_bytes()))),
+        );
         env
     }
 
@@ -410,8 +418,21 @@ impl Intake {
         s: &Submission,
         resolved: Option<ClaimantId>,
     ) -> Result<Filed, IntakeError> {
+        self.file_as(caller, s, resolved, None).await
+    }
+
+    /// As [`file`](Self::file), with the caller's own notion of "the same
+    /// request" for idempotency (a transport whose submissions carry
+    /// server-filled values, such as a default `receivedAt`).
+    pub async fn file_as(
+        &self,
+        caller: &Caller,
+        s: &Submission,
+        resolved: Option<ClaimantId>,
+        fingerprint: Option<String>,
+    ) -> Result<Filed, IntakeError> {
         self.authorize(caller, s)?;
-        let env = Self::envelope(caller, s);
+        let env = Self::envelope(caller, s, fingerprint);
         let claimant = match resolved {
             Some(c) => Some(c),
             None => self.claimant(caller, &env, s).await?,
