@@ -54,6 +54,16 @@ enum Command {
     Seed {
         #[arg(default_value = "fixtures/claims")]
         dir: PathBuf,
+        /// Generate and load this many synthetic claimants instead of
+        /// filing the folder (idempotent: the same plan appends nothing).
+        #[arg(long)]
+        claimants: Option<usize>,
+        /// Synthetic claims to generate (default: one per claimant).
+        #[arg(long, requires = "claimants")]
+        claims: Option<usize>,
+        /// Generator seed: the same seed and counts give the same data.
+        #[arg(long, default_value_t = crate::generator::DEFAULT_SEED)]
+        seed: u64,
     },
     /// Print a case as the log knows it.
     Show { case_id: uuid::Uuid },
@@ -119,6 +129,8 @@ pub enum CliError {
     NotFound(CaseId),
     #[error("{0}: {1}")]
     Intake(&'static str, String),
+    #[error(transparent)]
+    Generator(#[from] crate::generator::LoadError),
 }
 
 impl CliError {
@@ -135,6 +147,7 @@ impl CliError {
             CliError::Input(_) | CliError::Usage(_) => domain::ParseError::CODE,
             CliError::NotFound(_) => "CLAIM_NOT_FOUND",
             CliError::Intake(code, _) => code,
+            CliError::Generator(e) => e.code(),
         }
     }
 }
@@ -165,7 +178,22 @@ impl Cli {
                     json!({"caseId": r.stream_id, "version": r.version, "outcome": r.outcome, "replayed": r.replayed})
                 );
             }
-            Command::Seed { dir } => seed(&app, &env, &dir, true).await?,
+            Command::Seed {
+                claimants: Some(claimants),
+                claims,
+                seed: generator_seed,
+                ..
+            } => {
+                generate(
+                    &app,
+                    &env,
+                    generator_seed,
+                    claimants,
+                    claims.unwrap_or(claimants),
+                )
+                .await?
+            }
+            Command::Seed { dir, .. } => seed(&app, &env, &dir, true).await?,
             Command::Ingest { manifest, json } => return ingest(&app, &env, &manifest, json).await,
             Command::Show { case_id } => {
                 println!("{:#}", show(&app, &env, CaseId::from_uuid(case_id)).await?)
@@ -558,4 +586,58 @@ async fn show(app: &App, env: &Envelope, id: CaseId) -> Result<serde_json::Value
         "documents": file.documents.len(),
         "assignee": file.assignee.as_ref().map(|a| a.as_str()),
     }))
+}
+
+/// `seed --claimants N`: generates a synthetic data set for the tenant's
+/// benefit types and loads it, with a progress bar.
+async fn generate(
+    app: &App,
+    env: &Envelope,
+    seed: u64,
+    claimants: usize,
+    claims: usize,
+) -> Result<(), CliError> {
+    use crate::generator;
+    let started = std::time::Instant::now();
+    let options = generator::Options {
+        benefits: app
+            .engine
+            .tenants()
+            .get(&env.tenant)
+            .map(|t| t.benefits.keys().map(|b| b.to_string()).collect())
+            .unwrap_or_default(),
+        ..generator::Options::new(seed, claimants, claims)
+    };
+    let plan = generator::plan_with(&options);
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} seeding [{bar:40}] {pos}/{len} claimants, submissions and letters ({per_sec}, {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let report = generator::load(app, &env.tenant, &plan, |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })
+    .await?;
+    bar.finish_and_clear();
+    eprintln!(
+        "seed {seed}: {} claimants ({} new), {} cases, {} submissions ({} new cases, {} duplicates, {} already filed, {} refused), {} batches ({} attached, {} unidentified, {} rejected) in {:.1} s",
+        report.claimants,
+        report.claimants_registered,
+        report.cases,
+        report.submissions,
+        report.created,
+        report.attached_as_duplicate,
+        report.replayed,
+        report.refused.values().sum::<usize>(),
+        report.batches,
+        report.documents_attached,
+        report.documents_unidentified,
+        report.documents_rejected,
+        started.elapsed().as_secs_f64()
+    );
+    println!("{}", json!(report));
+    Ok(())
 }

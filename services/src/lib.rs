@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod generator;
 pub mod intake_http;
 pub mod seed;
 pub mod server;

@@ -7,6 +7,7 @@ mod cli;
 mod concurrency;
 mod engine_flows;
 mod feed;
+mod generator;
 mod intake;
 mod logs;
 mod readmodels;
