@@ -793,3 +793,92 @@ async fn health_readiness_metrics_and_graphiql() {
     assert_eq!(status.as_u16(), 200);
     assert!(body.contains("graphiql"), "GraphiQL page");
 }
+
+/// Web: the citizen answers an evidence request with an uploaded document
+/// and submits the 5103 waiver, which closes the open 5103 notice.
+async fn citizen_uploads_evidence_and_waives_5103(backend: Backend) {
+    let w = api_world(backend).await;
+    let s = seed(&w, "alpha", "123456789").await;
+    let cw = w.token("alpha", "cw-1", &[Role::Caseworker], None, false);
+    let ask = "mutation($c: ID!, $d: String!, $n: Boolean!, $k: String!) { requestEvidence(caseId: $c, idempotencyKey: $k, input: { description: $d, neededFromClaimant: true, dueDate: \"2027-01-15\", notice5103: $n }) { version } }";
+    w.gql(
+        Some(&cw),
+        ask,
+        json!({"c": s.case_id, "d": "Private medical records", "n": false, "k": "e1"}),
+    )
+    .await;
+    w.gql(
+        Some(&cw),
+        ask,
+        json!({"c": s.case_id, "d": "5103 notice", "n": true, "k": "e2"}),
+    )
+    .await;
+    let claim = w
+        .gql(
+            Some(&s.citizen),
+            "query($id: ID!) { claim(id: $id) { openRequestsForYou { id description } } }",
+            json!({"id": s.case_id}),
+        )
+        .await;
+    let open = claim["data"]["claim"]["openRequestsForYou"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{claim}"));
+    assert_eq!(open.len(), 2);
+    let records = open
+        .iter()
+        .find(|r| r["description"] == "Private medical records")
+        .unwrap()["id"]
+        .clone();
+
+    let upload = "mutation($c: ID!, $r: ID!) { attachDocument(caseId: $c, idempotencyKey: \"u1\", input: { documentType: \"MEDICAL_RECORD\", pages: 3, checksum: \"sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03\", storageRef: \"uploads/alex/records.pdf\", requestId: $r }) { version claim { documents { documentType requestId } evidenceRequests { description status } } } }";
+    let r = w
+        .gql(
+            Some(&s.citizen),
+            upload,
+            json!({"c": s.case_id, "r": records}),
+        )
+        .await;
+    let claim = &r["data"]["attachDocument"]["claim"];
+    assert_eq!(claim["documents"][0]["requestId"], records, "{r}");
+    let status = |claim: &Value, d: &str| {
+        claim["evidenceRequests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["description"] == d)
+            .map(|e| e["status"].clone())
+    };
+    assert_eq!(
+        status(claim, "Private medical records"),
+        Some(json!("SUBMITTED_AWAITING_REVIEW"))
+    );
+    // The same upload again (a retry) changes nothing.
+    let again = w
+        .gql(
+            Some(&s.citizen),
+            upload,
+            json!({"c": s.case_id, "r": records}),
+        )
+        .await;
+    assert_eq!(
+        again["data"]["attachDocument"]["version"],
+        r["data"]["attachDocument"]["version"]
+    );
+
+    let waive = w
+        .gql(Some(&s.citizen), "mutation($c: ID!) { submitWaiver5103(caseId: $c, idempotencyKey: \"w1\") { claim { evidenceWaiverSubmitted5103 evidenceRequests { description status } openRequestsForYou { description } } } }", json!({"c": s.case_id}))
+        .await;
+    let claim = &waive["data"]["submitWaiver5103"]["claim"];
+    assert_eq!(claim["evidenceWaiverSubmitted5103"], true, "{waive}");
+    assert_eq!(
+        status(claim, "5103 notice"),
+        Some(json!("NO_LONGER_REQUIRED"))
+    );
+    assert_eq!(
+        claim["openRequestsForYou"].as_array().map(Vec::len),
+        Some(0)
+    );
+    let twice = w.gql(Some(&s.citizen), "mutation($c: ID!) { submitWaiver5103(caseId: $c, idempotencyKey: \"w2\") { version } }", json!({"c": s.case_id})).await;
+    assert_eq!(error_code(&twice), Some("WAIVER_ALREADY_SUBMITTED"));
+}
+both!(citizen_uploads_evidence_and_waives_5103);
