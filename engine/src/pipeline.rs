@@ -490,6 +490,10 @@ impl Engine {
         }
         let key = open_claim_key(input.claimant, &input.benefit);
         let _queued = self.locks.lock((&env.tenant, &key)).await;
+        // A concurrent identical request may have finished while we waited.
+        if let Some(result) = self.replay(env, &fingerprint).await? {
+            return Ok(result);
+        }
         let entry = NewChannelEntry {
             id: EntryId::generate(),
             channel: input.channel.clone(),
@@ -628,6 +632,9 @@ impl Engine {
         }
         let id = case_id.as_uuid();
         let _queued = self.locks.lock((&env.tenant, id)).await;
+        if let Some(result) = self.replay(env, &fingerprint).await? {
+            return Ok(result);
+        }
         let (mut case, mut version) = self.load_case(&env.tenant, case_id).await?;
         for attempt in 0..MAX_ATTEMPTS {
             if env.expected_version.is_some_and(|v| v != version) {

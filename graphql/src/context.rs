@@ -156,14 +156,22 @@ impl Api {
         if !p.is_staff() {
             return Ok(p.has(Role::Citizen) && p.claimant.map(|c| c.as_uuid()) == Some(claimant));
         }
-        let Some(view) = self.read.claimant(&p.tenant, claimant).await? else {
+        // The write side is authoritative: a restriction applies the moment
+        // it is recorded, not when the read model catches up.
+        let (state, _) = self
+            .engine
+            .load_claimant(&p.tenant, domain::ClaimantId::from_uuid(claimant))
+            .await?;
+        let Some(record) = state.record() else {
+            return Ok(false);
+        };
+        let Some(restriction) = &record.restriction else {
             return Ok(true);
         };
-        if view.restriction.is_none() {
-            return Ok(true);
-        }
         // A restricted agency employee is never handled by their own office.
-        let colleague = view.restriction_office.is_some() && view.restriction_office == p.office;
+        let colleague = restriction
+            .office()
+            .is_some_and(|o| p.office.as_deref() == Some(o.as_str()));
         Ok(p.sensitive && !colleague)
     }
 

@@ -244,15 +244,20 @@ impl<'a> Run<'a> {
         let view = api
             .await_case(&self.p.tenant, result.stream_id, result.version)
             .await?;
+        // Only those who may read the claim get it back (not integrators).
+        let claim = match view {
+            Some(view) if api.may_see_claimant(self.p, view.claimant_id).await? => Some(Claim {
+                view,
+                staff: self.p.is_staff(),
+            }),
+            _ => None,
+        };
         Ok(ClaimPayload {
             case_id: ID(result.stream_id.to_string()),
             version: result.version as i64,
             outcome: result.outcome.into(),
             replayed: result.replayed,
-            claim: view.map(|view| Claim {
-                view,
-                staff: self.p.is_staff(),
-            }),
+            claim,
         })
     }
 }
@@ -321,7 +326,7 @@ impl MutationRoot {
             )
             .map_err(ApiError::from)?,
             received_at: input.received_at.unwrap_or_else(Utc::now),
-            submitted_by: if p.is_staff() {
+            submitted_by: if p.is_staff() || p.has(Role::Integrator) {
                 Submitter::Staff(p.subject.clone())
             } else {
                 Submitter::Claimant
@@ -907,7 +912,7 @@ impl MutationRoot {
     ) -> async_graphql::Result<ClaimPayload> {
         let run = Run::new(ctx)?;
         let survivor = parse_id(&survivor_id)?;
-        api(ctx)?.actionable_case(run.p, survivor).await?;
+        let kept = api(ctx)?.actionable_case(run.p, survivor).await?;
         Ok(run
             .on_case(
                 "mergeCase",
@@ -916,7 +921,17 @@ impl MutationRoot {
                 CASEWORK,
                 None,
                 &survivor_id,
-                |_, _| {
+                |_, merged| {
+                    // A duplicate merges into an open case of the same
+                    // claimant and benefit, nowhere else.
+                    let open = kept.closed.is_none() && kept.phase != domain::Phase::Complete;
+                    if kept.claimant != merged.claimant || kept.benefit != merged.benefit || !open {
+                        return Err(ApiError::Refused {
+                            code: "INVALID_SURVIVOR",
+                            message: "merge into an open case of the same claimant and benefit"
+                                .into(),
+                        });
+                    }
                     Ok(CaseCommand::MergeInto {
                         survivor: CaseId::from_uuid(survivor),
                     })

@@ -163,6 +163,15 @@ impl QueryRoot {
                     .is_none_or(|g| c.given_name.eq_ignore_ascii_case(g))
             })
             .collect();
+        // Count only people this caller may see: a restricted match must not
+        // show through as "ambiguous".
+        let mut visible = Vec::new();
+        for c in candidates {
+            if api(ctx)?.may_see_claimant(p, c.claimant_id).await? {
+                visible.push(c);
+            }
+        }
+        let candidates = visible;
         if candidates.len() > 1 {
             return Err(ApiError::Refused {
                 code: "AMBIGUOUS_MATCH",
@@ -184,9 +193,25 @@ impl QueryRoot {
         let p = principal(ctx)?;
         require(p, STAFF)?;
         let n = page_size(first)?;
+        let cursor = after
+            .as_deref()
+            .map(|c| {
+                let (at, id) = c
+                    .split_once('|')
+                    .ok_or_else(|| ApiError::BadInput("bad cursor".into()))?;
+                let at = chrono::DateTime::parse_from_rfc3339(at)
+                    .map_err(|_| ApiError::BadInput("bad cursor".into()))?
+                    .with_timezone(&chrono::Utc);
+                Ok::<_, ApiError>((at, id.to_owned()))
+            })
+            .transpose()?;
         let mut docs = api(ctx)?
             .intake
-            .unidentified(&p.tenant, n + 1, after.as_deref())
+            .unidentified(
+                &p.tenant,
+                n + 1,
+                cursor.as_ref().map(|(at, id)| (*at, id.as_str())),
+            )
             .await
             .map_err(|e| ApiError::Refused {
                 code: e.code,
@@ -195,10 +220,12 @@ impl QueryRoot {
         let has_next = docs.len() as i64 > n;
         docs.truncate(n as usize);
         let mut connection = Connection::new(after.is_some(), has_next);
-        connection.edges.extend(
-            docs.iter()
-                .map(|d| Edge::new(d.document_id.clone(), UnidentifiedMailItem::of(d))),
-        );
+        connection.edges.extend(docs.iter().map(|d| {
+            Edge::new(
+                format!("{}|{}", d.received_at.to_rfc3339(), d.document_id),
+                UnidentifiedMailItem::of(d),
+            )
+        }));
         Ok(connection)
     }
 
@@ -238,8 +265,16 @@ impl QueryRoot {
             .map_err(ApiError::from)?;
         let has_next = items.len() as i64 > n;
         items.truncate(n as usize);
+        // Restricted claimants' cases stay out of queues of staff who may
+        // not see them (a page may then hold fewer than `first` rows).
+        let mut visible = Vec::with_capacity(items.len());
+        for item in items {
+            if api(ctx)?.may_see_claimant(p, item.claimant_id).await? {
+                visible.push(item);
+            }
+        }
         let mut connection = Connection::new(cursor.is_some(), has_next);
-        connection.edges.extend(items.into_iter().map(|item| {
+        connection.edges.extend(visible.into_iter().map(|item| {
             let cursor = format!("{}|{}", item.phase_entered_at.to_rfc3339(), item.case_id);
             Edge::new(cursor, WorkItem { item })
         }));
@@ -270,11 +305,11 @@ impl QueryRoot {
         let view = api(ctx)?.visible_case(p, id, "READ_TIMELINE").await?;
         let items = Claim::timeline(&view, p.is_staff());
         let start = match after {
-            Some(c) => {
-                c.parse::<usize>()
-                    .map_err(|_| ApiError::BadInput("bad cursor".into()))?
-                    + 1
-            }
+            Some(c) => c
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| i.checked_add(1))
+                .ok_or_else(|| ApiError::BadInput("bad cursor".into()))?,
             None => 0,
         };
         let n = page_size(first)? as usize;

@@ -36,10 +36,22 @@ impl SubscriptionRoot {
                     Ok(Err(RecvError::Closed)) => return,
                     _ => {}
                 }
+                // The token's life ends the subscription.
+                if chrono::Utc::now() >= p.expires_at {
+                    return;
+                }
                 let Ok(Some(view)) = api.read.case(&p.tenant, id).await else {
                     continue;
                 };
                 if view.version > seen {
+                    // Visibility can change (a record restricted meanwhile).
+                    if !api
+                        .may_see_claimant(&p, view.claimant_id)
+                        .await
+                        .unwrap_or(false)
+                    {
+                        return;
+                    }
                     seen = view.version;
                     if tx.send(Claim { view, staff }).await.is_err() {
                         return;

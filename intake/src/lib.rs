@@ -77,6 +77,9 @@ pub struct TenantIntake {
     pub channels: BTreeMap<String, ChannelRule>,
     /// Empty: [`DEFAULT_DOCUMENT_TYPES`].
     pub document_types: BTreeSet<String>,
+    /// Integrator principals (scanning systems) allowed to send MAIL_SCAN;
+    /// staff always may.
+    pub mail_scanners: BTreeSet<String>,
 }
 
 pub const DEFAULT_DOCUMENT_TYPES: &[&str] = &[
@@ -215,8 +218,14 @@ impl Intake {
                 }
             }
             Channel::MailScan => {
-                if citizen {
-                    return refuse("citizens");
+                let scanner = self
+                    .registry
+                    .tenant(&caller.tenant)
+                    .is_some_and(|t| t.mail_scanners.contains(caller.actor.as_str()));
+                if caller.kind != CallerKind::Staff
+                    && !(caller.kind == CallerKind::Integrator && scanner)
+                {
+                    return refuse("only staff and configured scanners");
                 }
             }
             Channel::InPerson | Channel::CallCenter => {
@@ -305,7 +314,11 @@ impl Intake {
         // Staff at a counter or on the phone may register the person.
         let staff_channel = matches!(s.channel, Channel::InPerson | Channel::CallCenter);
         match (staff_channel, s.claimant.full_identity()) {
-            (true, Some(pii)) => match self.engine.register_claimant(env, pii).await {
+            (true, Some(pii)) => match self
+                .engine
+                .register_claimant(&Self::registration(env), pii)
+                .await
+            {
                 Ok(r) => Ok(Some(ClaimantId::from_uuid(r.stream_id))),
                 Err(EngineError::ClaimantAlreadyRegistered { existing }) => Ok(Some(existing)),
                 Err(e) => Err(e.into()),
@@ -339,19 +352,34 @@ impl Intake {
             .as_ref()
             .and_then(|r| r.office())
             .is_some_and(|office| caller.office.as_deref() == Some(office.as_str()));
-        if colleague && caller.kind == CallerKind::Staff {
+        if colleague && !matches!(caller.kind, CallerKind::Citizen(_)) {
             return Err(IntakeError::new(
                 "COLLEAGUE_CONFLICT",
                 "the claimant is an agency employee of your office; a colleague may not handle this intake",
             ));
         }
-        if record.restriction.is_some() && caller.kind == CallerKind::Staff && !caller.sensitive {
+        if record.restriction.is_some()
+            && !matches!(caller.kind, CallerKind::Citizen(_))
+            && !caller.sensitive
+        {
             return Err(IntakeError::new(
                 "RESTRICTED_RECORD",
                 "this claimant's record is restricted; an intake needs staff with the SENSITIVE permission",
             ));
         }
         Ok(())
+    }
+
+    /// Registering the person is its own command: its own key, and the
+    /// person's data (not the submission) as its fingerprint.
+    fn registration(env: &Envelope) -> Envelope {
+        let mut reg = env.clone();
+        reg.idempotency_key = env
+            .idempotency_key
+            .as_ref()
+            .map(|k| format!("{k}:register"));
+        reg.fingerprint = None;
+        reg
     }
 
     /// Channel + external id is the idempotency key. A citizen's keys are
@@ -432,7 +460,32 @@ impl Intake {
         fingerprint: Option<String>,
     ) -> Result<Filed, IntakeError> {
         self.authorize(caller, s)?;
+        // An agent's choice of claimant is part of what is filed.
+        let fingerprint = match (fingerprint, resolved) {
+            (Some(f), Some(c)) => Some(format!("{f}:{c}")),
+            (None, Some(c)) => Some(hex::encode(Sha256::digest(format!("{s:?}:{c}").as_bytes()))),
+            (f, None) => f,
+        };
         let env = Self::envelope(caller, s, fingerprint);
+        let now = chrono::Utc::now();
+        if s.received_at > now + chrono::Duration::hours(1) {
+            return Err(IntakeError::new(
+                "RECEIVED_IN_FUTURE",
+                "receivedAt is in the future",
+            ));
+        }
+        // A citizen's own submission is received when it arrives: they
+        // cannot back-date their claim date.
+        let citizen_copy;
+        let s = if matches!(caller.kind, CallerKind::Citizen(_)) {
+            citizen_copy = Submission {
+                received_at: now,
+                ..s.clone()
+            };
+            &citizen_copy
+        } else {
+            s
+        };
         let claimant = match resolved {
             Some(c) => Some(c),
             None => self.claimant(caller, &env, s).await?,
@@ -573,12 +626,12 @@ impl Intake {
         let mut last = None;
         for d in &s.documents {
             let mut doc_env = env.clone();
-            doc_env.idempotency_key = Some(format!(
-                "{}:{}:doc:{}",
-                s.channel, s.external_id, d.document_id
-            ));
+            // Scoped like the submission's own key (a citizen's carries
+            // their claimant id), so documents of two senders never meet.
+            let scope = env.idempotency_key.clone().unwrap_or_default();
+            doc_env.idempotency_key = Some(format!("{scope}:doc:{}", d.document_id));
             doc_env.fingerprint = Some(format!("{}:{}", d.document_id, d.checksum.as_str()));
-            let id = derived(&[env.tenant.as_str(), s.channel.code(), &d.document_id]);
+            let id = derived(&[env.tenant.as_str(), &scope, &d.document_id]);
             let command = CaseCommand::AttachDocument(AttachDocument {
                 id: DocumentId::from_uuid(id),
                 document_type: d.document_type.clone(),

@@ -43,6 +43,15 @@ pub struct BatchReport {
     pub documents: Vec<DocumentResult>,
 }
 
+/// Codes that must not become a document's permanent outcome.
+const TRANSIENT: &[&str] = &[
+    "VERSION_CONFLICT",
+    "RESTRICTED_RECORD",
+    "COLLEAGUE_CONFLICT",
+    "CHANNEL_NOT_ALLOWED",
+    "KIND_NOT_ALLOWED",
+];
+
 fn result_of(doc: &IntakeDocument) -> DocumentResult {
     DocumentResult {
         document_id: doc.document_id.clone(),
@@ -221,10 +230,8 @@ impl Intake {
             return Err(IntakeError::new(code, v));
         }
         let batch_id = manifest["batchId"].as_str().unwrap_or_default().to_owned();
-        let scanned_by = manifest["scannedBy"]
-            .as_str()
-            .and_then(|s| domain::ActorId::parse(s).ok())
-            .unwrap_or_else(|| caller.actor.clone());
+        // The submitter is who authenticated, not what the manifest claims.
+        let scanned_by = caller.actor.clone();
         let entries = manifest["documents"]
             .as_array()
             .cloned()
@@ -295,6 +302,9 @@ impl Intake {
             Err(e) if e.code == "STORE_UNAVAILABLE" || e.code == "INTERNAL" => {
                 return Err(e.clone())
             }
+            // Refusals that depend on the moment or on who sent it are
+            // answered, not recorded: a retry, or a sender allowed to, files it.
+            Err(e) if TRANSIENT.contains(&e.code) => return Ok(rejected(document_id, e)),
             Err(e) => ("REJECTED", None, Some(e.code), Some(e.message.clone())),
         };
         let received_at = entry["receivedAt"]
@@ -325,7 +335,7 @@ impl Intake {
         &self,
         tenant: &TenantId,
         first: i64,
-        after: Option<&str>,
+        after: Option<(DateTime<Utc>, &str)>,
     ) -> Result<Vec<IntakeDocument>, IntakeError> {
         Ok(self
             .read

@@ -311,7 +311,7 @@ impl ReadDb {
             QueueFilter::AssignedTo(a) => ("closed = false AND assignee = $5", Some(a)),
             QueueFilter::Team(t) => ("closed = false AND team = $5", Some(t)),
             QueueFilter::AwaitingApproval { not_proposed_by } => (
-                "awaiting_approval = true AND proposer <> $5",
+                "closed = false AND awaiting_approval = true AND proposer <> $5",
                 Some(not_proposed_by),
             ),
             QueueFilter::Overdue => ("closed = false AND overdue_count > 0", None),

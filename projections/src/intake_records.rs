@@ -147,21 +147,24 @@ impl ReadDb {
     }
 
     /// The unidentified-mail queue, oldest received first; `after` is the
-    /// last document id seen.
+    /// last (receivedAt, document id) seen.
     pub async fn unidentified_documents(
         &self,
         tenant: &TenantId,
         first: i64,
-        after: Option<&str>,
+        after: Option<(DateTime<Utc>, &str)>,
     ) -> Result<Vec<IntakeDocument>, ReadError> {
+        let (after_at, after_id) = after.unzip();
         on_db!(self, read, pool, sql => {
             let rows = sqlx::query(&sql(&format!(
                 "SELECT {COLUMNS} FROM intake_documents WHERE tenant_id = $1 AND status = 'UNIDENTIFIED' \
-                 AND ($2 IS NULL OR document_id > $2) ORDER BY received_at, document_id LIMIT $3"
+                 AND ($2 IS NULL OR received_at > $2 OR (received_at = $2 AND document_id > $4)) \
+                 ORDER BY received_at, document_id LIMIT $3"
             )))
             .bind(tenant.as_str())
-            .bind(after)
+            .bind(after_at)
             .bind(first)
+            .bind(after_id)
             .fetch_all(pool)
             .await?;
             rows.iter().map(|r| doc_from_row!(r)).collect()

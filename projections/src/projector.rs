@@ -104,12 +104,21 @@ impl Projector {
     /// Applies everything the feed has for the active generation.
     pub async fn catch_up(&self) -> Result<usize, ReadError> {
         let generation = self.db.generation().await?;
-        self.catch_up_generation(generation).await
+        self.catch_up_while(generation, true).await
     }
 
     pub(crate) async fn catch_up_generation(&self, generation: i64) -> Result<usize, ReadError> {
+        self.catch_up_while(generation, false).await
+    }
+
+    /// `live`: stop as soon as another generation becomes active (a rebuild
+    /// switched over), instead of filling the retired one.
+    async fn catch_up_while(&self, generation: i64, live: bool) -> Result<usize, ReadError> {
         let mut total = 0;
         loop {
+            if live && self.db.generation().await? != generation {
+                return Ok(total);
+            }
             match self.step(generation).await? {
                 Outcome::Applied(0) => return Ok(total),
                 Outcome::Applied(n) => total += n,

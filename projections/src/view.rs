@@ -240,6 +240,20 @@ pub fn phase_phrase(phase: Phase) -> &'static str {
     }
 }
 
+/// Plain-language names of the citizen statuses.
+pub fn citizen_phrase(status: domain::CitizenStatus) -> &'static str {
+    match status {
+        domain::CitizenStatus::Received => "received",
+        domain::CitizenStatus::InitialReview => "initial review",
+        domain::CitizenStatus::EvidenceGatheringReviewDecision => {
+            "evidence gathering, review and decision"
+        }
+        domain::CitizenStatus::PreparationForNotification => "preparing the decision notice",
+        domain::CitizenStatus::Complete => "complete",
+        domain::CitizenStatus::Closed => "closed",
+    }
+}
+
 fn status_phrase(status: RequestStatus) -> &'static str {
     match status {
         RequestStatus::NeededFromYou => "needed from you",
@@ -610,8 +624,9 @@ impl CaseView {
                     (true, None) => format!("Moved back to {}", phase_phrase(*to)),
                     (false, _) => format!("Moved to {}", phase_phrase(*to)),
                 };
-                // Citizens see status changes, not internal back-and-forth.
-                let visible = self.phase_history.len() < 2
+                // Staff see every move and its reason; citizens only a change
+                // of their status, in their words, never the internal reason.
+                let status_changed = self.phase_history.len() < 2
                     || self
                         .phase_history
                         .iter()
@@ -619,14 +634,24 @@ impl CaseView {
                         .nth(1)
                         .and_then(|prev| Phase::from_code(&prev.phase))
                         .is_none_or(|prev| prev.citizen_status() != to.citizen_status());
-                self.note(info, info.recorded_at, "PHASE_CHANGE", None, line, visible);
+                self.note(info, info.recorded_at, "PHASE_CHANGE", None, line, false);
+                if status_changed && self.close_reason.is_none() {
+                    let citizen = format!(
+                        "Your claim is now at: {}",
+                        citizen_phrase(to.citizen_status())
+                    );
+                    self.note(info, info.recorded_at, "STATUS", None, citizen, true);
+                }
             }
             E::EstimateChanged { estimate, reason } => {
                 let why = match reason {
                     EstimateReason::ClaimReceived => "claim received".to_owned(),
-                    EstimateReason::PhaseChanged(p) => format!("moved to {}", phase_phrase(*p)),
-                    EstimateReason::PhaseMovedBack(p) => {
-                        format!("moved back to {}", phase_phrase(*p))
+                    // Shown to citizens: their status, not internal phases.
+                    EstimateReason::PhaseChanged(p) => {
+                        format!("claim moved to {}", citizen_phrase(p.citizen_status()))
+                    }
+                    EstimateReason::PhaseMovedBack(_) => {
+                        "more work is needed on the claim".to_owned()
                     }
                 };
                 self.estimate = Some(EstimateView {

@@ -54,6 +54,9 @@ pub struct RawTenant {
     /// Accepted document types; empty: the built-in list.
     #[serde(default)]
     pub document_types: Vec<String>,
+    /// Integrator principals (scanning systems) that may send MAIL_SCAN.
+    #[serde(default)]
+    pub mail_scanners: Vec<String>,
 }
 
 /// A channel registered by configuration: no code change needed.
@@ -82,6 +85,8 @@ pub enum ConfigError {
     Benefit(String),
     #[error("configuration: unknown phase {0:?}")]
     Phase(String),
+    #[error("configuration: dev = false but auth uses the public development secret; set auth.hs256_secret, rs256_public_pem_file or jwks_file")]
+    DevSecretInProduction,
     #[error("configuration: channel {0:?}: {1}")]
     Channel(String, &'static str),
     #[error(
@@ -177,6 +182,7 @@ impl Settings {
                 );
             }
             tenant.document_types = raw.document_types.iter().cloned().collect();
+            tenant.mail_scanners = raw.mail_scanners.iter().cloned().collect();
             registry.insert(id, tenant);
         }
         Ok(intake::Registry(registry))

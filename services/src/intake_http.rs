@@ -121,7 +121,7 @@ async fn batch_results(
     let Some(p) = principal(&api, &headers) else {
         return unauthenticated();
     };
-    if !p.is_staff() && !p.has(graphql::auth::Role::Integrator) {
+    if !p.is_staff() {
         return refuse(
             StatusCode::FORBIDDEN,
             &IntakeError::new("FORBIDDEN", "not allowed for your role"),

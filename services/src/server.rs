@@ -74,6 +74,12 @@ fn prepare_sqlite_dir(url: &str) -> Result<(), std::io::Error> {
 impl App {
     /// Connects and migrates; does not start background work.
     pub async fn open(settings: Settings) -> Result<App, AppError> {
+        if !settings.dev && settings.uses_dev_secret() {
+            // The development secret is public: anyone could mint tokens.
+            return Err(AppError::Config(
+                crate::config::ConfigError::DevSecretInProduction,
+            ));
+        }
         metrics_handle();
         prepare_sqlite_dir(&settings.database_url)?;
         let db = Database::connect(&settings.database_url).await?;

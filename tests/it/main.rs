@@ -8,6 +8,7 @@ mod concurrency;
 mod engine_flows;
 mod feed;
 mod generator;
+mod hardening;
 mod intake;
 mod logs;
 mod readmodels;
