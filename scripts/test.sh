@@ -13,7 +13,17 @@ drop_test_databases() {
     | psql "$TEST_DATABASE_URL" -q >/dev/null 2>&1 || true
 }
 drop_test_databases
-trap drop_test_databases EXIT
+
+# The Kafka-protocol broker for the Kafka tests (installed the first time).
+KAFKA_TEST_BROKERS=$(scripts/ensure-kafka.sh)
+export KAFKA_TEST_BROKERS
+echo "tests use a Kafka-protocol broker at ${KAFKA_TEST_BROKERS}"
+
+cleanup() {
+  drop_test_databases
+  scripts/ensure-kafka.sh stop
+}
+trap cleanup EXIT
 
 echo "== cargo fmt --check"
 cargo fmt --all --check

@@ -10,6 +10,7 @@ mod feed;
 mod generator;
 mod hardening;
 mod intake;
+mod kafka;
 mod logs;
 mod readmodels;
 mod socket;

@@ -1,0 +1,5 @@
+CREATE TABLE outbox_checkpoints (
+    name      TEXT    PRIMARY KEY,
+    tx        INTEGER NOT NULL,
+    position  INTEGER NOT NULL
+);
