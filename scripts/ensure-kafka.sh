@@ -4,6 +4,8 @@
 # crates.io the first time (12-16 min on 2 cores), skipped when present.
 #   scripts/ensure-kafka.sh         -> prints 127.0.0.1:PORT, writes target/kafka/broker.pid
 #   scripts/ensure-kafka.sh stop    -> stops the broker started here
+#   scripts/ensure-kafka.sh bin     -> installs if needed, prints the nisshi binary (tests that
+#                                      kill and restart a broker of their own)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +31,10 @@ if [ -z "$bin" ] || ! "$bin" --version 2>/dev/null | grep -q "$VERSION"; then
   log "installing nisshi $VERSION from crates.io (one time, 12-16 minutes)"
   cargo install "nisshi@$VERSION" --locked --features dynostore >&2
   bin="$(command -v nisshi || echo "$HOME/.cargo/bin/nisshi")"
+fi
+
+if [ "${1:-}" = "bin" ]; then
+  echo "$bin"; exit 0
 fi
 
 # A running broker from an earlier call is reused.

@@ -186,6 +186,20 @@ macro_rules! both {
 }
 
 impl TestLog {
+    /// How many events the log holds (straight from the table).
+    pub async fn event_count(&self) -> i64 {
+        match &self.raw {
+            Raw::Postgres(pg) => sqlx::query_scalar("SELECT count(*) FROM events")
+                .fetch_one(pg.pool())
+                .await
+                .unwrap(),
+            Raw::Sqlite(lite) => sqlx::query_scalar("SELECT count(*) FROM events")
+                .fetch_one(lite.writer())
+                .await
+                .unwrap(),
+        }
+    }
+
     /// The same database as a `store::Database` (for read models).
     pub fn database(&self) -> store::Database {
         match &self.raw {
@@ -199,16 +213,7 @@ impl TestLog {
     /// tests' open transactions hold back for a moment: count the rows
     /// directly, then wait (bounded) until the feed shows them all.
     pub async fn all_events(&self) -> Vec<store::RecordedEvent> {
-        let count: i64 = match &self.raw {
-            Raw::Postgres(pg) => sqlx::query_scalar("SELECT count(*) FROM events")
-                .fetch_one(pg.pool())
-                .await
-                .unwrap(),
-            Raw::Sqlite(lite) => sqlx::query_scalar("SELECT count(*) FROM events")
-                .fetch_one(lite.writer())
-                .await
-                .unwrap(),
-        };
+        let count = self.event_count().await;
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         loop {
             let all = self

@@ -1,23 +1,40 @@
-//! Kafka. The event log is the outbox: [`Publisher`] relays every event, in
-//! feed order, to `{prefix}omnicase.case-events.v1`, keyed by stream id (so
-//! a case's events stay in order on one partition), value = the stored
-//! event's JSON payload, with CloudEvents Kafka-binding headers. It
-//! checkpoints only after the broker acknowledged every message of a batch:
-//! a crash or an outage re-sends (same `ce_id`, for consumer dedup), never
-//! skips.
+//! Kafka, optional: with no brokers configured omnicase runs in-process.
+//!
+//! - [`Publisher`]: the event log is the outbox; every event goes, in feed
+//!   order, to `{prefix}omnicase.case-events.v1`, keyed by stream id, value
+//!   = the stored event's JSON payload, CloudEvents Kafka-binding headers.
+//! - [`IntakeConsumer`]: `{prefix}omnicase.intake.<channel>.v1` topics carry
+//!   channel submissions and mail-scan manifests; refusals go to
+//!   `{prefix}omnicase.intake.dlq.v1` with the original bytes and headers.
+//! - [`KafkaProjection`]: read models fed from the case-events topic by a
+//!   consumer group, so several instances split the partitions.
+//! - [`topics::create`]: `omnicase topics`.
 
-use chrono::SecondsFormat;
+pub mod intake;
+pub mod projection;
+pub mod publisher;
+pub mod topics;
+
+pub use intake::{IntakeBinding, IntakeConsumer};
+pub use projection::KafkaProjection;
+pub use publisher::Publisher;
+
+use chrono::{DateTime, SecondsFormat, Utc};
 use rdkafka::config::ClientConfig;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::consumer::StreamConsumer;
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::FutureProducer;
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::Duration;
-use store::{Database, EventLog, FeedCursor, RecordedEvent};
+use store::{RecordedEvent, StreamKind};
 
 pub const CASE_EVENTS_TOPIC: &str = "omnicase.case-events.v1";
-const BATCH: u32 = 500;
+pub const DLQ_TOPIC: &str = "omnicase.intake.dlq.v1";
+
+/// `omnicase.intake.<channel>.v1`, channel in lower case (`mail_scan`).
+pub fn intake_topic(channel: &str) -> String {
+    format!("omnicase.intake.{}.v1", channel.to_ascii_lowercase())
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
@@ -27,6 +44,10 @@ pub enum BusError {
     Store(#[from] store::StoreError),
     #[error("checkpoint: {0}")]
     Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Read(#[from] projections::ReadError),
+    #[error("message: {0}")]
+    Message(String),
 }
 
 impl BusError {
@@ -35,6 +56,8 @@ impl BusError {
             BusError::Kafka(_) => "BROKER_UNAVAILABLE",
             BusError::Store(e) => e.code(),
             BusError::Db(_) => "STORE_UNAVAILABLE",
+            BusError::Read(e) => e.code(),
+            BusError::Message(_) => "BAD_MESSAGE",
         }
     }
 }
@@ -44,9 +67,10 @@ impl BusError {
 pub struct KafkaConfig {
     /// `host:port,host:port`.
     pub brokers: String,
-    /// Prepended to every topic name (e.g. `prod.`).
+    /// Prepended to every topic and consumer-group name (e.g. `prod.`).
     pub topic_prefix: String,
-    /// Passed to librdkafka as is (security.protocol, sasl.*, …).
+    /// Passed to librdkafka as is, after omnicase's own defaults, so they
+    /// win (security.protocol, sasl.*, message.timeout.ms, …).
     pub extra: BTreeMap<String, String>,
 }
 
@@ -55,23 +79,39 @@ impl KafkaConfig {
         format!("{}{name}", self.topic_prefix)
     }
 
-    pub fn client(&self) -> ClientConfig {
-        let mut c = ClientConfig::new();
+    fn with_extra(&self, mut c: ClientConfig) -> ClientConfig {
         c.set("bootstrap.servers", &self.brokers);
         for (k, v) in &self.extra {
             c.set(k, v);
         }
         c
     }
-}
 
-/// The relay from the log to `omnicase.case-events.v1`.
-pub struct Publisher {
-    db: Database,
-    log: Arc<dyn EventLog>,
-    producer: FutureProducer,
-    topic: String,
-    name: String,
+    /// A client with only the brokers and the pass-through settings.
+    pub fn client(&self) -> ClientConfig {
+        self.with_extra(ClientConfig::new())
+    }
+
+    /// Idempotent, acks=all: no duplicates from retries, no reordering.
+    pub fn producer(&self) -> Result<FutureProducer, KafkaError> {
+        let mut c = ClientConfig::new();
+        c.set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("message.timeout.ms", "30000")
+            .set("linger.ms", "5");
+        self.with_extra(c).create()
+    }
+
+    /// A consumer in `group` that commits only what the caller commits.
+    pub fn consumer(&self, group: &str) -> Result<StreamConsumer, KafkaError> {
+        let mut c = ClientConfig::new();
+        c.set("group.id", self.topic(group))
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("isolation.level", "read_committed");
+        self.with_extra(c).create()
+    }
 }
 
 /// CloudEvents (Kafka binding) and omnicase headers of one event.
@@ -79,7 +119,7 @@ pub fn headers(e: &RecordedEvent) -> OwnedHeaders {
     let kind = e.kind.as_str();
     let ce_type = format!("omnicase.{kind}.{}", e.event_type);
     let source = format!("/omnicase/{}", e.tenant);
-    let time = e.recorded_at.to_rfc3339_opts(SecondsFormat::Micros, true);
+    let time = e.recorded_at.to_rfc3339_opts(SecondsFormat::AutoSi, true);
     let id = e.event_id.to_string();
     let subject = e.stream_id.to_string();
     let schema = e.schema_version.to_string();
@@ -107,149 +147,108 @@ pub fn headers(e: &RecordedEvent) -> OwnedHeaders {
     })
 }
 
-impl Publisher {
-    /// `name` tells relays apart (one checkpoint each).
-    pub fn new(config: &KafkaConfig, db: Database, name: &str) -> Result<Self, BusError> {
-        let producer: FutureProducer = config
-            .client()
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set("message.timeout.ms", "30000")
-            .set("linger.ms", "5")
-            .create()?;
-        Ok(Self {
-            log: db.log(),
-            db,
-            producer,
-            topic: config.topic(CASE_EVENTS_TOPIC),
-            name: name.to_owned(),
+/// All headers of a message, as text.
+pub fn header_map(m: &impl Message) -> BTreeMap<String, String> {
+    m.headers()
+        .map(|h| {
+            h.iter()
+                .map(|x| {
+                    (
+                        x.key.to_owned(),
+                        String::from_utf8_lossy(x.value.unwrap_or_default()).into_owned(),
+                    )
+                })
+                .collect()
         })
-    }
+        .unwrap_or_default()
+}
 
-    async fn checkpoint(&self) -> Result<FeedCursor, BusError> {
-        let insert = "INSERT INTO outbox_checkpoints (name, tx, position) VALUES ($1, 0, 0) ON CONFLICT (name) DO NOTHING";
-        let select = "SELECT tx, position FROM outbox_checkpoints WHERE name = $1";
-        let (tx, position): (i64, i64) = match &self.db {
-            Database::Postgres(pg) => {
-                sqlx::query(insert)
-                    .bind(&self.name)
-                    .execute(pg.pool())
-                    .await?;
-                sqlx::query_as(select)
-                    .bind(&self.name)
-                    .fetch_one(pg.pool())
-                    .await?
-            }
-            Database::Sqlite(lite) => {
-                sqlx::query(&insert.replace('$', "?"))
-                    .bind(&self.name)
-                    .execute(lite.writer())
-                    .await?;
-                sqlx::query_as(&select.replace('$', "?"))
-                    .bind(&self.name)
-                    .fetch_one(lite.writer())
-                    .await?
-            }
+/// A case-events message back into the event it carries (what the read
+/// models need; the hash chain stays in the log).
+pub fn decode_event(m: &impl Message) -> Result<RecordedEvent, BusError> {
+    let h = header_map(m);
+    let get = |k: &str| {
+        h.get(k)
+            .map(String::as_str)
+            .ok_or_else(|| BusError::Message(format!("header {k} missing")))
+    };
+    let bad = |k: &str| BusError::Message(format!("header {k} malformed"));
+    let ce_type = get("ce_type")?;
+    let mut parts = ce_type.splitn(3, '.');
+    let (Some("omnicase"), Some(kind), Some(event_type)) =
+        (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad("ce_type"));
+    };
+    let kind = StreamKind::parse(kind).map_err(|_| bad("ce_type"))?;
+    let payload = std::str::from_utf8(m.payload().unwrap_or_default())
+        .map_err(|_| BusError::Message("payload is not UTF-8".into()))?;
+    Ok(RecordedEvent {
+        position: get("omnicase_position")?
+            .parse()
+            .map_err(|_| bad("omnicase_position"))?,
+        tx: 0,
+        tenant: get("omnicase_tenant")?.to_owned(),
+        stream_id: get("ce_subject")?.parse().map_err(|_| bad("ce_subject"))?,
+        kind,
+        version: get("omnicase_stream_version")?
+            .parse()
+            .map_err(|_| bad("omnicase_stream_version"))?,
+        event_id: get("ce_id")?.parse().map_err(|_| bad("ce_id"))?,
+        event_type: event_type.to_owned(),
+        schema_version: get("omnicase_schema_version")?
+            .parse()
+            .map_err(|_| bad("omnicase_schema_version"))?,
+        payload: payload.to_owned(),
+        metadata: "{}".into(),
+        recorded_at: DateTime::parse_from_rfc3339(get("ce_time")?)
+            .map_err(|_| bad("ce_time"))?
+            .with_timezone(&Utc),
+        prev_hash: Vec::new(),
+        hash: Vec::new(),
+    })
+}
+
+/// Seeks every assigned partition back to its committed offset, so a
+/// message that failed is delivered again rather than skipped.
+pub(crate) fn rewind(consumer: &StreamConsumer) {
+    use rdkafka::consumer::Consumer;
+    let wait = std::time::Duration::from_secs(10);
+    let Ok(committed) = consumer.committed(wait) else {
+        return;
+    };
+    for e in committed.elements() {
+        let offset = match e.offset() {
+            rdkafka::Offset::Invalid => rdkafka::Offset::Beginning,
+            o => o,
         };
-        Ok(FeedCursor { tx, position })
-    }
-
-    async fn save(&self, to: FeedCursor) -> Result<(), BusError> {
-        let update = "UPDATE outbox_checkpoints SET tx = $1, position = $2 WHERE name = $3";
-        match &self.db {
-            Database::Postgres(pg) => {
-                sqlx::query(update)
-                    .bind(to.tx)
-                    .bind(to.position)
-                    .bind(&self.name)
-                    .execute(pg.pool())
-                    .await?;
-            }
-            Database::Sqlite(lite) => {
-                sqlx::query(&update.replace('$', "?"))
-                    .bind(to.tx)
-                    .bind(to.position)
-                    .bind(&self.name)
-                    .execute(lite.writer())
-                    .await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Publishes one batch; returns how many events it published.
-    pub async fn publish_once(&self) -> Result<usize, BusError> {
-        let from = self.checkpoint().await?;
-        let events = self.log.read_feed(from, BATCH).await?;
-        let Some(last) = events.last() else {
-            return Ok(0);
-        };
-        let mut pending = Vec::with_capacity(events.len());
-        for e in &events {
-            let key = e.stream_id.to_string();
-            loop {
-                let record = FutureRecord::to(&self.topic)
-                    .key(&key)
-                    .payload(&e.payload)
-                    .headers(headers(e));
-                match self.producer.send_result(record) {
-                    Ok(delivery) => {
-                        pending.push(delivery);
-                        break;
-                    }
-                    // Local queue full: let deliveries drain, then retry.
-                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                        self.producer.poll(Duration::from_millis(100));
-                    }
-                    Err((err, _)) => return Err(err.into()),
-                }
-            }
-        }
-        for delivery in pending {
-            match delivery.await {
-                Ok(Ok(_)) => {}
-                Ok(Err((err, _))) => return Err(err.into()),
-                Err(_canceled) => return Err(KafkaError::Canceled.into()),
-            }
-        }
-        // Every message of the batch is acknowledged: move on.
-        self.save(last.cursor()).await?;
-        tracing::debug!(events = events.len(), "published");
-        Ok(events.len())
-    }
-
-    /// Publishes until the feed is empty.
-    pub async fn catch_up(&self) -> Result<usize, BusError> {
-        let mut total = 0;
-        loop {
-            match self.publish_once().await? {
-                0 => return Ok(total),
-                n => total += n,
-            }
+        if let Err(err) = consumer.seek(e.topic(), e.partition(), offset, wait) {
+            tracing::warn!(error = %err, "could not rewind a partition");
         }
     }
+}
 
-    /// Runs until `shutdown`: polls the feed, and when the broker is down
-    /// waits with backoff (up to 30 s) and resumes where it stopped.
-    pub async fn run(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        let mut backoff = Duration::from_millis(200);
-        loop {
-            let pause = match self.catch_up().await {
-                Ok(_) => {
-                    backoff = Duration::from_millis(200);
-                    Duration::from_millis(100)
-                }
-                Err(e) => {
-                    tracing::warn!(code = e.code(), error = %e, "publishing paused; will retry");
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
-                    backoff
-                }
-            };
-            tokio::select! {
-                _ = &mut shutdown => return,
-                _ = tokio::time::sleep(pause) => {}
+/// The next message; a subscribed topic that does not exist (yet: just
+/// created, or not created at all) is reported and waited out, not treated
+/// as a failure of the message stream.
+pub async fn next_message(
+    consumer: &StreamConsumer,
+) -> Result<rdkafka::message::BorrowedMessage<'_>, KafkaError> {
+    use rdkafka::error::RDKafkaErrorCode;
+    loop {
+        match consumer.recv().await {
+            Err(KafkaError::MessageConsumption(
+                code @ (RDKafkaErrorCode::UnknownTopicOrPartition
+                | RDKafkaErrorCode::UnknownTopic
+                | RDKafkaErrorCode::UnknownPartition),
+            )) => {
+                tracing::warn!(
+                    ?code,
+                    "a subscribed topic is missing (create it with `omnicase topics`)"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
             }
+            other => return other,
         }
     }
 }

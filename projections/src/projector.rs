@@ -139,7 +139,7 @@ impl Projector {
         let next = last.cursor();
         let changed = self
             .db
-            .apply_batch(generation, cursor, next, &events)
+            .apply_batch(generation, Some((cursor, next)), &events)
             .await?;
         match changed {
             None => Ok(Outcome::Lost),
@@ -150,6 +150,56 @@ impl Projector {
                 Ok(Outcome::Applied(events.len()))
             }
         }
+    }
+
+    /// Applies events delivered from outside the log feed (a Kafka consumer
+    /// group sharing partitions with other instances): no feed checkpoint is
+    /// involved; every row only moves forward (re-deliveries and rebalances
+    /// are harmless), and a stream whose delivered versions do not follow
+    /// its row (a gap) is read from the log, the source of truth. Returns
+    /// how many streams changed.
+    pub async fn apply_delivered(&self, delivered: &[RecordedEvent]) -> Result<usize, ReadError> {
+        let generation = self.db.generation().await?;
+        let mut events: Vec<RecordedEvent> = Vec::with_capacity(delivered.len());
+        let mut first: BTreeMap<(StreamKind, &str, Uuid), u64> = BTreeMap::new();
+        for e in delivered {
+            let v = first
+                .entry((e.kind, e.tenant.as_str(), e.stream_id))
+                .or_insert(e.version);
+            *v = (*v).min(e.version);
+        }
+        let mut filled = std::collections::BTreeSet::new();
+        for ((kind, tenant, stream_id), lowest) in &first {
+            let current = self
+                .db
+                .row_version(generation, *kind, tenant, *stream_id)
+                .await?
+                .unwrap_or(0);
+            if *lowest > current + 1 {
+                let tenant_id = domain::TenantId::parse(tenant)
+                    .map_err(|e| store::StoreError::Corrupt(e.to_string()))?;
+                events.extend(
+                    self.log
+                        .read_stream(&tenant_id, *stream_id, current)
+                        .await?,
+                );
+                filled.insert((*kind, tenant.to_string(), *stream_id));
+            }
+        }
+        events.extend(
+            delivered
+                .iter()
+                .filter(|e| !filled.contains(&(e.kind, e.tenant.clone(), e.stream_id)))
+                .cloned(),
+        );
+        let Some(changed) = self.db.apply_batch(generation, None, &events).await? else {
+            return Ok(0);
+        };
+        let n = changed.len();
+        for c in changed {
+            let _ = self.changes.send(c);
+        }
+        Ok(n)
     }
 
     /// Replays the whole log into a fresh generation while the live one
@@ -227,6 +277,10 @@ fn fold_case(
 ) -> Result<Option<CaseView>, ReadError> {
     let mut view = current;
     for e in &batch.events {
+        // Re-delivered (Kafka, at least once): already in the row.
+        if view.as_ref().is_some_and(|v| e.version <= v.version) {
+            continue;
+        }
         let event = codec::decode_case(&e.event_type, e.schema_version, &e.payload)?;
         match view.as_mut() {
             Some(v) => v.apply(&event, &info(e)),
@@ -242,6 +296,9 @@ fn fold_claimant(
 ) -> Result<Option<ClaimantView>, ReadError> {
     let mut view = current;
     for e in &batch.events {
+        if view.as_ref().is_some_and(|v| e.version <= v.version) {
+            continue;
+        }
         let event = codec::decode_claimant(&e.event_type, e.schema_version, &e.payload)?;
         match view.as_mut() {
             Some(v) => v.apply(&event, &info(e)),
@@ -278,8 +335,7 @@ impl ReadDb {
     async fn apply_batch(
         &self,
         generation: i64,
-        from: FeedCursor,
-        to: FeedCursor,
+        advance: Option<(FeedCursor, FeedCursor)>,
         events: &[RecordedEvent],
     ) -> Result<Option<Vec<CaseChanged>>, ReadError> {
         let cases = group(events, StreamKind::Case);
@@ -288,21 +344,23 @@ impl ReadDb {
             let mut tx = pool.begin().await?;
             // Compare-and-set first: a concurrent instance blocks here and
             // then finds the checkpoint moved.
-            let moved = sqlx::query(&sql(
-                "UPDATE rm_checkpoints SET tx = $1, position = $2 \
-                 WHERE projector = $3 AND generation = $4 AND tx = $5 AND position = $6",
-            ))
-            .bind(to.tx)
-            .bind(to.position)
-            .bind(NAME)
-            .bind(generation)
-            .bind(from.tx)
-            .bind(from.position)
-            .execute(&mut *tx)
-            .await?;
-            if moved.rows_affected() != 1 {
-                tx.rollback().await?;
-                return Ok(None);
+            if let Some((from, to)) = advance {
+                let moved = sqlx::query(&sql(
+                    "UPDATE rm_checkpoints SET tx = $1, position = $2 \
+                     WHERE projector = $3 AND generation = $4 AND tx = $5 AND position = $6",
+                ))
+                .bind(to.tx)
+                .bind(to.position)
+                .bind(NAME)
+                .bind(generation)
+                .bind(from.tx)
+                .bind(from.position)
+                .execute(&mut *tx)
+                .await?;
+                if moved.rows_affected() != 1 {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
             }
             let mut changed = Vec::new();
             for batch in &cases {
@@ -395,6 +453,33 @@ impl ReadDb {
             tx.commit().await?;
             Ok(Some(changed))
         })
+    }
+
+    /// The version a read-model row reflects.
+    pub async fn row_version(
+        &self,
+        generation: i64,
+        kind: StreamKind,
+        tenant: &str,
+        stream_id: Uuid,
+    ) -> Result<Option<u64>, ReadError> {
+        let query = match kind {
+            StreamKind::Case => {
+                "SELECT version FROM rm_cases WHERE generation = $1 AND tenant_id = $2 AND case_id = $3"
+            }
+            StreamKind::Claimant => {
+                "SELECT version FROM rm_claimants WHERE generation = $1 AND tenant_id = $2 AND claimant_id = $3"
+            }
+        };
+        let v: Option<i64> = on_db!(self, write, pool, sql => {
+            sqlx::query_scalar(&sql(query))
+                .bind(generation)
+                .bind(tenant)
+                .bind(stream_id)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(v.map(|v| v as u64))
     }
 
     async fn begin_generation(&self, live: i64) -> Result<i64, ReadError> {

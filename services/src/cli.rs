@@ -79,6 +79,14 @@ enum Command {
     Rebuild,
     /// Run the timers once: mark past-due evidence requests overdue, send reminders.
     Timers,
+    /// Create the Kafka topics: case events, dead letters and the
+    /// configured intake topics (needs KAFKA_BROKERS or kafka.brokers).
+    Topics {
+        #[arg(long, default_value_t = 12)]
+        partitions: i32,
+        #[arg(long, default_value_t = 1)]
+        replication: i32,
+    },
     /// Write the GraphQL SDL.
     Schema {
         #[arg(long, default_value = "graphql/schema.graphql")]
@@ -131,6 +139,8 @@ pub enum CliError {
     Intake(&'static str, String),
     #[error(transparent)]
     Generator(#[from] crate::generator::LoadError),
+    #[error(transparent)]
+    Kafka(#[from] bus::BusError),
 }
 
 impl CliError {
@@ -148,6 +158,7 @@ impl CliError {
             CliError::NotFound(_) => "CLAIM_NOT_FOUND",
             CliError::Intake(code, _) => code,
             CliError::Generator(e) => e.code(),
+            CliError::Kafka(e) => e.code(),
         }
     }
 }
@@ -164,11 +175,15 @@ impl Cli {
                 return Ok(ExitCode::SUCCESS);
             }
             Command::Serve { listen } => return serve(settings, listen, &env).await,
+            Command::Topics {
+                partitions,
+                replication,
+            } => return topics(&settings, partitions, replication).await,
             _ => {}
         }
         let app = App::open(settings).await?;
         match self.command {
-            Command::Serve { .. } | Command::Schema { .. } => {}
+            Command::Serve { .. } | Command::Schema { .. } | Command::Topics { .. } => {}
             Command::Migrate => eprintln!("schema is up to date"),
             Command::Verify => return verify(app.log.as_ref()).await,
             Command::Submit { file } => {
@@ -379,10 +394,7 @@ async fn serve(
     let local = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut timer_stop = stop_rx.clone();
-    let projector = tokio::spawn(app.projector.clone().run(async move {
-        let mut rx = stop_rx;
-        let _ = rx.wait_for(|stop| *stop).await;
-    }));
+    let background = crate::server::start_background(&app, stop_rx)?;
     let timers = tokio::spawn(crate::timers::run(
         app.clone(),
         std::time::Duration::from_secs(60),
@@ -395,10 +407,45 @@ async fn serve(
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     let _ = stop_tx.send(true);
-    let _ = projector.await;
+    for task in background {
+        let _ = task.await;
+    }
     let _ = timers.await;
     eprintln!("omnicase stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+async fn topics(
+    settings: &Settings,
+    partitions: i32,
+    replication: i32,
+) -> Result<ExitCode, CliError> {
+    let Some(kafka) = settings.kafka() else {
+        return Err(CliError::Usage(
+            "no Kafka configured: set KAFKA_BROKERS (or kafka.brokers)".into(),
+        ));
+    };
+    if partitions < 1 || replication < 1 {
+        return Err(CliError::Usage(
+            "--partitions and --replication must be at least 1".into(),
+        ));
+    }
+    let intake: Vec<String> = settings
+        .intake_bindings()?
+        .into_iter()
+        .map(|b| b.topic)
+        .collect();
+    let outcomes = bus::topics::create(&kafka, &intake, partitions, replication).await?;
+    let mut failed = false;
+    for o in &outcomes {
+        println!("{:<8} {}", o.status, o.topic);
+        failed |= o.status != "CREATED" && o.status != "EXISTS";
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 async fn banner(app: &App, env: &Envelope, addr: std::net::SocketAddr, took: std::time::Duration) {

@@ -24,6 +24,74 @@ pub struct Settings {
     pub auth: AuthSettings,
     #[serde(default)]
     pub tenants: BTreeMap<String, RawTenant>,
+    /// Optional: with no brokers everything runs in-process.
+    #[serde(default)]
+    pub kafka: KafkaSettings,
+}
+
+/// Kafka (DESIGN §7). `KAFKA_BROKERS` sets `brokers`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct KafkaSettings {
+    /// `host:port,host:port`; empty or absent: no Kafka.
+    #[serde(default)]
+    pub brokers: Option<String>,
+    /// Prepended to every topic and consumer-group name.
+    #[serde(default)]
+    pub topic_prefix: String,
+    /// Relay the log to the case-events topic (default true).
+    #[serde(default = "yes")]
+    pub publish: bool,
+    /// Where this instance's read models are fed from: `log` (default; the
+    /// event log's feed) or `kafka` (the case-events topic through a
+    /// consumer group shared by every instance).
+    #[serde(default)]
+    pub projection: ProjectionSource,
+    /// Passed to librdkafka as is: `security.protocol`, `sasl.mechanism`,
+    /// `sasl.username`, `ssl.ca.location`, timeouts, …
+    #[serde(default)]
+    pub librdkafka: BTreeMap<String, String>,
+    /// Intake topics and the principal their messages act as.
+    #[serde(default)]
+    pub intake: Vec<RawIntakeBinding>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for KafkaSettings {
+    fn default() -> Self {
+        Self {
+            brokers: None,
+            topic_prefix: String::new(),
+            publish: true,
+            projection: ProjectionSource::Log,
+            librdkafka: BTreeMap::new(),
+            intake: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ProjectionSource {
+    #[default]
+    Log,
+    Kafka,
+}
+
+/// One intake topic: `{prefix}omnicase.intake.<channel>.v1` unless `topic`
+/// names another.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct RawIntakeBinding {
+    pub tenant: String,
+    /// MAIL_SCAN or a registered integrator channel (PARTNER_API).
+    pub channel: String,
+    /// The integrator principal the messages act as (a channel principal
+    /// or mail scanner of the tenant).
+    pub principal: String,
+    #[serde(default)]
+    pub topic: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -93,6 +161,8 @@ pub enum ConfigError {
         "configuration: auth needs exactly one of hs256_secret, rs256_public_pem_file, jwks_file"
     )]
     AuthKeys,
+    #[error("configuration: kafka intake for {0:?}: {1}")]
+    Intake(String, &'static str),
     #[error("configuration: cannot read {0}: {1}")]
     File(PathBuf, std::io::Error),
 }
@@ -109,6 +179,9 @@ impl Settings {
                 .split("__")
                 .ignore(&["config", "tenant", "log"]),
         );
+        if let Ok(brokers) = std::env::var("KAFKA_BROKERS") {
+            figment = figment.merge(Serialized::default("kafka.brokers", brokers));
+        }
         if let Ok(url) = std::env::var("DATABASE_URL") {
             figment = figment.merge(Serialized::default("database_url", url));
         }
@@ -215,6 +288,64 @@ impl Settings {
         })
     }
 
+    /// The Kafka connection, when brokers are configured.
+    pub fn kafka(&self) -> Option<bus::KafkaConfig> {
+        let brokers = self.kafka.brokers.as_deref().map(str::trim)?;
+        if brokers.is_empty() {
+            return None;
+        }
+        Some(bus::KafkaConfig {
+            brokers: brokers.to_owned(),
+            topic_prefix: self.kafka.topic_prefix.clone(),
+            extra: self.kafka.librdkafka.clone(),
+        })
+    }
+
+    /// The intake topics, checked: known tenant, a channel that exists for
+    /// it, one binding per topic.
+    pub fn intake_bindings(&self) -> Result<Vec<bus::IntakeBinding>, ConfigError> {
+        let mut bindings: Vec<bus::IntakeBinding> = Vec::new();
+        for raw in &self.kafka.intake {
+            let tenant = TenantId::parse(&raw.tenant)
+                .map_err(|_| ConfigError::Tenant(raw.tenant.clone()))?;
+            let Some(t) = self.tenants.get(&raw.tenant) else {
+                return Err(ConfigError::Intake(raw.channel.clone(), "unknown tenant"));
+            };
+            match domain::Channel::parse(&raw.channel) {
+                Ok(domain::Channel::MailScan) => {}
+                Ok(domain::Channel::Integrator(_)) if t.channels.contains_key(&raw.channel) => {}
+                _ => {
+                    return Err(ConfigError::Intake(
+                        raw.channel.clone(),
+                        "channel must be MAIL_SCAN or a channel registered for the tenant",
+                    ))
+                }
+            }
+            let principal = domain::ActorId::parse(&raw.principal)
+                .map_err(|_| ConfigError::Intake(raw.channel.clone(), "bad principal"))?;
+            let topic = match &raw.topic {
+                Some(t) => t.clone(),
+                None => format!(
+                    "{}{}",
+                    self.kafka.topic_prefix,
+                    bus::intake_topic(&raw.channel)
+                ),
+            };
+            if bindings.iter().any(|b| b.topic == topic) {
+                return Err(ConfigError::Intake(
+                    raw.channel.clone(),
+                    "two bindings share a topic; give one an explicit `topic`",
+                ));
+            }
+            bindings.push(bus::IntakeBinding {
+                topic,
+                tenant,
+                principal,
+            });
+        }
+        Ok(bindings)
+    }
+
     pub fn uses_dev_secret(&self) -> bool {
         self.auth.hs256_secret.as_deref() == Some(DEV_SECRET)
     }
@@ -237,5 +368,38 @@ mod tests {
         };
         assert!(tenants.get(&demo).is_some_and(|c| c.benefits.len() == 3));
         assert!(settings.is_ok_and(|s| s.uses_dev_secret() && s.auth().is_ok()));
+    }
+
+    #[test]
+    fn kafka_is_off_without_brokers_and_bindings_are_checked() {
+        let Ok(mut s) = Settings::load(None, Some("sqlite::memory:")) else {
+            panic!("default configuration must load");
+        };
+        assert!(s.kafka.publish, "publishing is on once brokers are set");
+        s.kafka.brokers = Some("  ".into());
+        assert!(s.kafka().is_none(), "blank brokers: no Kafka");
+        s.kafka.brokers = Some("k1:9092".into());
+        s.kafka.topic_prefix = "prod.".into();
+        assert!(s.kafka().is_some_and(|k| k.topic("x") == "prod.x"));
+
+        let binding = |tenant: &str, channel: &str| RawIntakeBinding {
+            tenant: tenant.into(),
+            channel: channel.into(),
+            principal: "scanner-1".into(),
+            topic: None,
+        };
+        s.kafka.intake = vec![binding("demo", "MAIL_SCAN")];
+        assert!(s
+            .intake_bindings()
+            .is_ok_and(|b| b[0].topic == "prod.omnicase.intake.mail_scan.v1"));
+        for bad in [
+            vec![binding("nobody", "MAIL_SCAN")],
+            vec![binding("demo", "WEB")],
+            vec![binding("demo", "UNREGISTERED_API")],
+            vec![binding("demo", "MAIL_SCAN"), binding("demo", "MAIL_SCAN")],
+        ] {
+            s.kafka.intake = bad;
+            assert!(matches!(s.intake_bindings(), Err(ConfigError::Intake(..))));
+        }
     }
 }

@@ -30,6 +30,8 @@ pub enum AppError {
     Contract(String),
     #[error("cannot prepare the database folder: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Kafka(#[from] bus::BusError),
 }
 
 impl AppError {
@@ -38,6 +40,7 @@ impl AppError {
             AppError::Config(_) | AppError::Auth(_) | AppError::Contract(_) => "BAD_CONFIGURATION",
             AppError::Store(e) => e.code(),
             AppError::Io(_) => "IO_ERROR",
+            AppError::Kafka(e) => e.code(),
         }
     }
 }
@@ -174,4 +177,48 @@ async fn track(req: Request, next: Next) -> Response {
     metrics::histogram!("omnicase_http_request_duration_seconds", "path" => path)
         .record(started.elapsed().as_secs_f64());
     response
+}
+
+/// Background work of a serving instance, stopped when `stop` turns true:
+/// the read-model projector (from the log feed, or from Kafka when
+/// `kafka.projection = "kafka"`), and with Kafka configured the outbox
+/// publisher and the intake consumers.
+pub fn start_background(
+    app: &App,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<Vec<tokio::task::JoinHandle<()>>, AppError> {
+    let until = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let mut tasks = Vec::new();
+    let kafka = app.settings.kafka();
+    let from_kafka = app.settings.kafka.projection == crate::config::ProjectionSource::Kafka;
+    match (&kafka, from_kafka) {
+        (Some(k), true) => {
+            let projection = Arc::new(bus::KafkaProjection::new(k, app.projector.clone())?);
+            tracing::info!(topic = projection.topic(), "read models fed from Kafka");
+            tasks.push(tokio::spawn(projection.run(until(stop.clone()))));
+        }
+        (None, true) => {
+            return Err(AppError::Config(ConfigError::Intake(
+                "projection".into(),
+                "kafka.projection = \"kafka\" needs kafka.brokers (KAFKA_BROKERS)",
+            )))
+        }
+        _ => tasks.push(tokio::spawn(app.projector.clone().run(until(stop.clone())))),
+    }
+    let Some(k) = kafka else {
+        return Ok(tasks);
+    };
+    if app.settings.kafka.publish {
+        let publisher = Arc::new(bus::Publisher::new(&k, app.db.clone(), "case-events")?);
+        tracing::info!(brokers = %k.brokers, "publishing events to Kafka");
+        tasks.push(tokio::spawn(publisher.run(until(stop.clone()))));
+    }
+    let bindings = app.settings.intake_bindings()?;
+    if !bindings.is_empty() {
+        let consumer = bus::IntakeConsumer::new(&k, app.intake.clone(), bindings)?;
+        tasks.push(tokio::spawn(consumer.run(until(stop))));
+    }
+    Ok(tasks)
 }

@@ -1845,3 +1845,50 @@ fn case_events_carry_no_claimant_pii() {
         }
     }
 }
+
+// ================================================================ asyncapi
+
+mod asyncapi;
+
+/// `docs/asyncapi.yaml` is rendered from these samples: it names every
+/// event type this build publishes, and a change to the wire format shows
+/// in review as a change to the document.
+#[test]
+fn asyncapi_document_is_current() {
+    let case: Vec<(String, Value)> = case_samples()
+        .iter()
+        .map(|(_, e)| {
+            let enc = encode_case(e);
+            (enc.event_type.to_owned(), parse(&enc.payload))
+        })
+        .collect();
+    let claimant: Vec<(String, Value)> = claimant_samples()
+        .iter()
+        .map(|(_, e)| {
+            let enc = encode_claimant(e);
+            (enc.event_type.to_owned(), parse(&enc.payload))
+        })
+        .collect();
+    let rendered = asyncapi::document(&case, &claimant);
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/asyncapi.yaml");
+    if std::env::var_os("OMNICASE_UPDATE_ASYNCAPI").is_some() {
+        std::fs::write(path, &rendered).unwrap();
+    }
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    for t in store::codec::CASE_EVENT_TYPES {
+        assert!(
+            committed.contains(&format!("  case.{t}:\n")),
+            "docs/asyncapi.yaml lacks case event {t}"
+        );
+    }
+    for t in store::codec::CLAIMANT_EVENT_TYPES {
+        assert!(
+            committed.contains(&format!("  claimant.{t}:\n")),
+            "docs/asyncapi.yaml lacks claimant event {t}"
+        );
+    }
+    assert!(
+        committed == rendered,
+        "docs/asyncapi.yaml is out of date: OMNICASE_UPDATE_ASYNCAPI=1 cargo test -p store --test codec"
+    );
+}

@@ -7,7 +7,7 @@ use sqlx::Row;
 use tests::*;
 
 /// Every read-model row of the active generation, as comparable text.
-async fn snapshot(t: &TestLog) -> Vec<(String, i64, String)> {
+pub(crate) async fn snapshot(t: &TestLog) -> Vec<(String, i64, String)> {
     let sql = "SELECT tenant_id, version, view FROM rm_cases WHERE generation = (SELECT generation FROM rm_meta) \
                UNION ALL SELECT tenant_id, version, view FROM rm_claimants WHERE generation = (SELECT generation FROM rm_meta) \
                ORDER BY 3";
@@ -30,7 +30,7 @@ async fn snapshot(t: &TestLog) -> Vec<(String, i64, String)> {
     rows
 }
 
-async fn busy_history(w: &World) -> Vec<CaseId> {
+pub(crate) async fn busy_history(w: &World) -> Vec<CaseId> {
     let mut cases = Vec::new();
     for n in 0..6u32 {
         let claimant = w.claimant("alpha", &format!("1234567{n:02}")).await;
