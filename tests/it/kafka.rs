@@ -244,6 +244,36 @@ async fn a_web_command_reaches_the_case_events_topic(backend: Backend) {
         !filed.payload.contains("Rivera"),
         "case events carry no claimant PII"
     );
+    // The relay reports itself on /metrics.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        let request = axum::http::Request::get("/metrics")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = w.router.clone().oneshot(request).await.unwrap();
+        let text = String::from_utf8(
+            response
+                .into_body()
+                .collect()
+                .await
+                .unwrap()
+                .to_bytes()
+                .to_vec(),
+        )
+        .unwrap();
+        if text.contains("omnicase_published_events_total")
+            && text.contains("omnicase_publish_lag_events 0")
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "publish metrics: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let _ = stop.send(true);
     for t in tasks {
         t.await.unwrap();
