@@ -205,25 +205,73 @@ impl Publisher {
         }
     }
 
+    /// On PostgreSQL, several instances may run a relay for the same
+    /// database: a session advisory lock (held by a connection of its own for
+    /// as long as it lives) lets one of them publish and keeps the others
+    /// waiting, so events are not sent once per instance. `None`: this
+    /// instance is not the relay now. SQLite has a single writer process.
+    async fn lead(&self) -> Result<Option<Option<sqlx::PgConnection>>, BusError> {
+        let Database::Postgres(pg) = &self.db else {
+            return Ok(Some(None));
+        };
+        // Detached: closing it (on drop) releases the lock; a pooled one
+        // would carry the lock back into the pool.
+        let mut conn = pg.pool().acquire().await?.detach();
+        let key = format!("omnicase.publisher.{}", self.name);
+        let won: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1, 0))")
+            .bind(&key)
+            .fetch_one(&mut conn)
+            .await?;
+        Ok(won.then_some(Some(conn)))
+    }
+
     /// Runs until `shutdown`: polls the feed, and when the broker is down
     /// waits with backoff (up to 30 s) and resumes where it stopped. The
     /// API does not wait for it: commands are durable once in the log.
     pub async fn run(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut backoff = Duration::from_millis(200);
+        let mut leader = None;
+        let mut rounds = 0u32;
         loop {
-            let pause = match self.catch_up().await {
-                Ok(_) => {
-                    backoff = Duration::from_millis(200);
-                    metrics::gauge!("omnicase_publish_lag_events").set(0.0);
-                    metrics::gauge!("omnicase_publish_lag_seconds").set(0.0);
-                    Duration::from_millis(100)
+            rounds = rounds.wrapping_add(1);
+            if leader.is_none() {
+                match self.lead().await {
+                    Ok(Some(lock)) => {
+                        tracing::info!(relay = %self.name, "this instance relays the log to Kafka");
+                        leader = Some(lock);
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(code = e.code(), error = %e, "relay election failed; will retry")
+                    }
                 }
-                Err(e) => {
-                    tracing::warn!(code = e.code(), error = %e, "publishing paused; will retry");
-                    self.report_lag().await;
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
-                    backoff
+            }
+            let pause = match &mut leader {
+                None => Duration::from_secs(5),
+                Some(lock) => {
+                    // A lost lock connection means lost leadership (checked
+                    // every ~50 rounds).
+                    if let Some(conn) = lock.as_mut().filter(|_| rounds.is_multiple_of(50)) {
+                        if sqlx::query("SELECT 1").execute(&mut *conn).await.is_err() {
+                            leader = None;
+                            continue;
+                        }
+                    }
+                    match self.catch_up().await {
+                        Ok(_) => {
+                            backoff = Duration::from_millis(200);
+                            metrics::gauge!("omnicase_publish_lag_events").set(0.0);
+                            metrics::gauge!("omnicase_publish_lag_seconds").set(0.0);
+                            Duration::from_millis(100)
+                        }
+                        Err(e) => {
+                            tracing::warn!(code = e.code(), error = %e, "publishing paused; will retry");
+                            self.report_lag().await;
+                            backoff = (backoff * 2).min(Duration::from_secs(30));
+                            backoff
+                        }
+                    }
                 }
             };
             tokio::select! {

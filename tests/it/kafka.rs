@@ -93,6 +93,16 @@ struct Received {
 }
 
 async fn consume(config: &KafkaConfig, topic: &str, count: usize) -> Vec<Received> {
+    consume_within(config, topic, count, Duration::from_secs(60)).await
+}
+
+/// Up to `count` messages, for at most `wait`.
+async fn consume_within(
+    config: &KafkaConfig,
+    topic: &str,
+    count: usize,
+    wait: Duration,
+) -> Vec<Received> {
     let consumer: StreamConsumer = config
         .client()
         .set("group.id", format!("g-{}", uuid::Uuid::new_v4()))
@@ -102,9 +112,9 @@ async fn consume(config: &KafkaConfig, topic: &str, count: usize) -> Vec<Receive
         .unwrap();
     consumer.subscribe(&[topic]).unwrap();
     let mut got = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let deadline = tokio::time::Instant::now() + wait;
     while got.len() < count && tokio::time::Instant::now() < deadline {
-        let Ok(Ok(m)) = tokio::time::timeout(Duration::from_secs(5), consumer.recv()).await else {
+        let Ok(Ok(m)) = tokio::time::timeout_at(deadline, consumer.recv()).await else {
             continue;
         };
         let headers = bus::header_map(&m).into_iter().collect();
@@ -907,4 +917,61 @@ async fn omnicase_topics_creates_the_topics() {
         assert_eq!(meta.topics()[0].partitions().len(), 2, "{name}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Two serving instances on one PostgreSQL database both start a relay:
+/// one of them publishes, so every event goes out once; when it stops,
+/// the other takes over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_relays_on_one_database_publish_each_event_once() {
+    let w = world(Backend::Postgres).await;
+    let case = one_case(&w).await;
+    contacts(&w, case, 0, 5).await;
+    let config = config();
+    let topic = topic(&config).await;
+    let relays: Vec<Arc<Publisher>> = (0..2)
+        .map(|_| Arc::new(Publisher::new(&config, w.t.database(), "shared").unwrap()))
+        .collect();
+    let stops: Vec<tokio::sync::watch::Sender<bool>> = (0..2)
+        .map(|_| tokio::sync::watch::channel(false).0)
+        .collect();
+    let tasks: Vec<_> = relays
+        .iter()
+        .zip(&stops)
+        .map(|(r, s)| {
+            let mut rx = s.subscribe();
+            tokio::spawn(r.clone().run(async move {
+                let _ = rx.wait_for(|s| *s).await;
+            }))
+        })
+        .collect();
+    let first = w.t.all_events().await;
+    // More than were published, for long enough to see a second relay's copy.
+    let got = consume_within(&config, &topic, first.len() + 1, Duration::from_secs(12)).await;
+    let ids: HashSet<&str> = got.iter().map(|m| m.headers["ce_id"].as_str()).collect();
+    assert_eq!(
+        (got.len(), ids.len()),
+        (first.len(), first.len()),
+        "each event once"
+    );
+
+    // Whichever relay leads, stopping both one at a time never loses events.
+    let _ = stops[0].send(true);
+    contacts(&w, case, 5, 3).await;
+    let all = w.t.all_events().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while relays[1].lag().await.unwrap().0 > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the other relay takes over"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let got = consume(&config, &topic, all.len()).await;
+    let ids: HashSet<&str> = got.iter().map(|m| m.headers["ce_id"].as_str()).collect();
+    assert_eq!(ids.len(), all.len());
+    let _ = stops[1].send(true);
+    for t in tasks {
+        t.await.unwrap();
+    }
 }
