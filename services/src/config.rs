@@ -163,6 +163,8 @@ pub enum ConfigError {
     AuthKeys,
     #[error("configuration: kafka intake for {0:?}: {1}")]
     Intake(String, &'static str),
+    #[error("configuration: {0}")]
+    Kafka(&'static str),
     #[error("configuration: cannot read {0}: {1}")]
     File(PathBuf, std::io::Error),
 }

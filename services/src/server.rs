@@ -200,8 +200,7 @@ pub fn start_background(
             tasks.push(tokio::spawn(projection.run(until(stop.clone()))));
         }
         (None, true) => {
-            return Err(AppError::Config(ConfigError::Intake(
-                "projection".into(),
+            return Err(AppError::Config(ConfigError::Kafka(
                 "kafka.projection = \"kafka\" needs kafka.brokers (KAFKA_BROKERS)",
             )))
         }

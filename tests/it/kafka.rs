@@ -975,3 +975,19 @@ async fn two_relays_on_one_database_publish_each_event_once() {
         t.await.unwrap();
     }
 }
+
+/// Feeding read models from Kafka without a broker is refused at start,
+/// with a coded configuration error, rather than serving stale reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_projection_without_brokers_is_refused() {
+    let w = api_world_with(Backend::Sqlite, |s| {
+        s.kafka.projection = services::config::ProjectionSource::Kafka;
+    })
+    .await;
+    let (_stop, rx) = tokio::sync::watch::channel(false);
+    let Err(e) = services::server::start_background(&w.app, rx) else {
+        panic!("must be refused");
+    };
+    assert_eq!(e.code(), "BAD_CONFIGURATION");
+    assert!(e.to_string().contains("KAFKA_BROKERS"), "{e}");
+}
