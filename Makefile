@@ -1,7 +1,7 @@
 # The two commands a newcomer needs: `make run` and `make test`.
 CARGO ?= cargo
 
-.PHONY: run test build lint fmt clean-db
+.PHONY: run test bench build lint fmt clean-db
 
 ## Build and serve the API on the embedded default (SQLite file in .omnicase/), with demo data.
 run:
@@ -10,6 +10,11 @@ run:
 ## Bring up PostgreSQL if needed, then fmt check, clippy -D warnings and every test.
 test:
 	scripts/test.sh
+
+## Measure omnicase against the machine's limits (release build; PostgreSQL found or started).
+## BENCH_ARGS="--quick" for a short smoke run. Results: target/bench/results.json; see docs/benchmarks.md.
+bench:
+	$(CARGO) run --release -p bench --bin omnicase-bench -- $(BENCH_ARGS)
 
 build:
 	$(CARGO) build --workspace

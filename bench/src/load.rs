@@ -1,0 +1,487 @@
+//! Load drivers: closed-loop clients, each doing one operation at a time
+//! for a fixed duration; latencies go into an HDR histogram (µs).
+
+use crate::BenchError;
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use bytes::Bytes;
+use domain::case::{AttachDocument, ContactKind, NewContact};
+use domain::*;
+use hdrhistogram::Histogram;
+use http_body_util::{BodyExt, Full};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+use services::server::App;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+pub type Op = Pin<Box<dyn Future<Output = bool> + Send>>;
+
+/// One closed-loop client.
+pub trait Client: Send + 'static {
+    fn op(&mut self) -> Op;
+}
+
+pub struct Stats {
+    pub ok: u64,
+    pub failed: u64,
+    pub seconds: f64,
+    pub latency: Histogram<u64>,
+}
+
+impl Stats {
+    pub fn per_second(&self) -> f64 {
+        if self.seconds > 0.0 {
+            self.ok as f64 / self.seconds
+        } else {
+            0.0
+        }
+    }
+    pub fn p50_ms(&self) -> f64 {
+        self.latency.value_at_quantile(0.5) as f64 / 1000.0
+    }
+    pub fn p99_ms(&self) -> f64 {
+        self.latency.value_at_quantile(0.99) as f64 / 1000.0
+    }
+    pub fn json(&self) -> serde_json::Value {
+        json!({
+            "ok": self.ok, "failed": self.failed, "seconds": self.seconds,
+            "per_second": self.per_second(), "p50_ms": self.p50_ms(), "p99_ms": self.p99_ms(),
+        })
+    }
+}
+
+#[allow(clippy::expect_used)] // constant, valid bounds: not outside input
+fn histogram() -> Histogram<u64> {
+    // 1 µs .. 60 s, 3 significant digits.
+    Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds")
+}
+
+/// Runs every client until `duration` has passed; merges their figures.
+pub async fn drive<C: Client>(clients: Vec<C>, duration: Duration) -> Stats {
+    let started = Instant::now();
+    let deadline = started + duration;
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .map(|mut c| {
+            tokio::spawn(async move {
+                let mut h = histogram();
+                let (mut ok, mut failed) = (0u64, 0u64);
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    if c.op().await {
+                        ok += 1;
+                        let _ = h.record((t.elapsed().as_micros() as u64).max(1));
+                    } else {
+                        failed += 1;
+                    }
+                }
+                (ok, failed, h)
+            })
+        })
+        .collect();
+    let mut stats = Stats {
+        ok: 0,
+        failed: 0,
+        seconds: 0.0,
+        latency: histogram(),
+    };
+    for t in tasks {
+        if let Ok((ok, failed, h)) = t.await {
+            stats.ok += ok;
+            stats.failed += failed;
+            let _ = stats.latency.add(h);
+        }
+    }
+    stats.seconds = started.elapsed().as_secs_f64();
+    stats
+}
+
+/// (case id, claimant id) of every open case.
+pub async fn open_cases(app: &App) -> Result<Arc<Vec<(Uuid, Uuid)>>, BenchError> {
+    let store::Database::Postgres(pg) = &app.db else {
+        return Err(BenchError::Setup("the bench needs PostgreSQL".into()));
+    };
+    let rows: Vec<(Uuid, Uuid)> = sqlx::query_as(
+        "SELECT case_id, claimant_id FROM rm_cases WHERE generation = (SELECT generation FROM rm_meta) \
+         AND NOT closed ORDER BY case_id",
+    )
+    .fetch_all(pg.pool())
+    .await?;
+    Ok(Arc::new(rows))
+}
+
+// ------------------------------------------------------------- commands
+
+/// Mixed realistic commands on many cases: contacts recorded by agents,
+/// documents attached, and 15 % replays of a command already sent (same
+/// idempotency key: answered from the idempotency record).
+pub struct CommandClient {
+    app: Arc<App>,
+    cases: Arc<Vec<(Uuid, Uuid)>>,
+    rng: SmallRng,
+    sent: Vec<(Uuid, String, CaseCommand)>,
+}
+
+pub fn command_clients(
+    app: &Arc<App>,
+    cases: &Arc<Vec<(Uuid, Uuid)>>,
+    n: usize,
+) -> Vec<CommandClient> {
+    (0..n)
+        .map(|i| CommandClient {
+            app: app.clone(),
+            cases: cases.clone(),
+            rng: SmallRng::seed_from_u64(i as u64 + 1),
+            sent: Vec::new(),
+        })
+        .collect()
+}
+
+fn text(s: &str) -> Option<Text> {
+    Text::parse("summary", s).ok()
+}
+
+impl CommandClient {
+    fn fresh(&mut self) -> Option<(Uuid, String, CaseCommand)> {
+        let (case, _) = self.cases[self.rng.random_range(0..self.cases.len())];
+        let key = Uuid::new_v4().to_string();
+        let command = if self.rng.random_bool(0.8) {
+            CaseCommand::RecordContact(NewContact {
+                id: ContactId::from_uuid(Uuid::new_v4()),
+                kind: ContactKind::Inbound,
+                channel: Channel::CallCenter,
+                reason: text("status question"),
+                summary: text(
+                    "Caller asked about the status of the claim; explained the next step.",
+                )?,
+                follow_up: None,
+                occurred_at: chrono::Utc::now(),
+            })
+        } else {
+            CaseCommand::AttachDocument(AttachDocument {
+                id: DocumentId::from_uuid(Uuid::new_v4()),
+                document_type: DocumentType::parse("MEDICAL_RECORD").ok()?,
+                pages: 3,
+                checksum: Checksum::parse(
+                    "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                )
+                .ok()?,
+                storage_ref: StorageRef::parse("s3://scans/bench.pdf").ok()?,
+                received_at: chrono::Utc::now(),
+                channel: Channel::Web,
+                request: None,
+            })
+        };
+        Some((case, key, command))
+    }
+}
+
+impl Client for CommandClient {
+    fn op(&mut self) -> Op {
+        let replay = !self.sent.is_empty() && self.rng.random_bool(0.15);
+        let picked = if replay {
+            Some(self.sent[self.rng.random_range(0..self.sent.len())].clone())
+        } else {
+            self.fresh()
+        };
+        let Some((case, key, command)) = picked else {
+            return Box::pin(async { false });
+        };
+        if !replay && self.sent.len() < 1000 {
+            self.sent.push((case, key.clone(), command.clone()));
+        }
+        let app = self.app.clone();
+        Box::pin(async move {
+            let (Ok(tenant), Ok(actor)) = (TenantId::parse("demo"), ActorId::parse("bench-agent"))
+            else {
+                return false;
+            };
+            let mut env = engine::Envelope::new(tenant, actor);
+            env.idempotency_key = Some(key);
+            env.channel = Some(Channel::CallCenter);
+            app.engine
+                .execute(&env, CaseId::from_uuid(case), command)
+                .await
+                .is_ok()
+        })
+    }
+}
+
+// ------------------------------------------------------------ raw insert
+
+/// A table shaped like `events`, with none of omnicase around it.
+pub async fn prepare_raw(pool: &sqlx::PgPool) -> Result<(), BenchError> {
+    sqlx::query("DROP TABLE IF EXISTS bench_raw_events")
+        .execute(pool)
+        .await?;
+    sqlx::query(
+        "CREATE TABLE bench_raw_events (
+            position bigserial PRIMARY KEY, tenant_id text NOT NULL, stream_id uuid NOT NULL,
+            version bigint NOT NULL, event_id uuid NOT NULL, event_type text NOT NULL,
+            schema_version int NOT NULL, payload text NOT NULL, metadata text NOT NULL,
+            recorded_at timestamptz NOT NULL, prev_hash bytea NOT NULL, hash bytea NOT NULL,
+            UNIQUE (tenant_id, stream_id, version))",
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// A representative stored payload and metadata of one command's event.
+pub async fn contact_payload(app: &App) -> Result<Arc<(String, String)>, BenchError> {
+    let store::Database::Postgres(pg) = &app.db else {
+        return Err(BenchError::Setup("the bench needs PostgreSQL".into()));
+    };
+    let row: Option<(String, String)> = sqlx::query_as(
+        "SELECT payload, metadata FROM events WHERE event_type = 'ContactRecorded' LIMIT 1",
+    )
+    .fetch_optional(pg.pool())
+    .await?;
+    Ok(Arc::new(row.unwrap_or_else(|| {
+        (
+            json!({"contact": {"id": Uuid::nil(), "kind": "INBOUND", "channel": "CALL_CENTER",
+                "agent": "bench-agent", "summary": "Caller asked about the status of the claim; explained the next step.",
+                "occurredAt": "2026-11-24T10:00:00Z"}})
+            .to_string(),
+            json!({"actor": "bench-agent", "channel": "CALL_CENTER", "correlationId": Uuid::nil()}).to_string(),
+        )
+    })))
+}
+
+/// One event row per transaction (BEGIN; INSERT; COMMIT), like an append.
+pub struct RawClient {
+    pool: sqlx::PgPool,
+    row: Arc<(String, String)>,
+    stream: Uuid,
+    version: i64,
+}
+
+pub fn raw_clients(pool: &sqlx::PgPool, row: &Arc<(String, String)>, n: usize) -> Vec<RawClient> {
+    (0..n)
+        .map(|_| RawClient {
+            pool: pool.clone(),
+            row: row.clone(),
+            stream: Uuid::new_v4(),
+            version: 0,
+        })
+        .collect()
+}
+
+impl Client for RawClient {
+    fn op(&mut self) -> Op {
+        self.version += 1;
+        let (pool, row, stream, version) = (
+            self.pool.clone(),
+            self.row.clone(),
+            self.stream,
+            self.version,
+        );
+        Box::pin(async move {
+            let insert = async {
+                let mut tx = pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO bench_raw_events (tenant_id, stream_id, version, event_id, event_type, \
+                     schema_version, payload, metadata, recorded_at, prev_hash, hash) \
+                     VALUES ($1, $2, $3, $4, $5, 1, $6, $7, now(), $8, $9)",
+                )
+                .bind("demo")
+                .bind(stream)
+                .bind(version)
+                .bind(Uuid::new_v4())
+                .bind("ContactRecorded")
+                .bind(&row.0)
+                .bind(&row.1)
+                .bind(vec![0u8; 32])
+                .bind(vec![1u8; 32])
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>(())
+            };
+            insert.await.is_ok()
+        })
+    }
+}
+
+// ------------------------------------------------------------------ HTTP
+
+pub struct Http {
+    addr: std::net::SocketAddr,
+    server: tokio::task::JoinHandle<()>,
+    /// (case id, citizen token of its claimant)
+    targets: Vec<(Uuid, String)>,
+}
+
+async fn plain_claim(
+    State(read): State<projections::ReadDb>,
+    Path(id): Path<Uuid>,
+) -> Result<Json<projections::view::CaseView>, axum::http::StatusCode> {
+    let tenant =
+        TenantId::parse("demo").map_err(|_| axum::http::StatusCode::INTERNAL_SERVER_ERROR)?;
+    match read.case(&tenant, id).await {
+        Ok(Some(view)) => Ok(Json(view)),
+        Ok(None) => Err(axum::http::StatusCode::NOT_FOUND),
+        Err(_) => Err(axum::http::StatusCode::SERVICE_UNAVAILABLE),
+    }
+}
+
+const CLAIM_QUERY: &str = "query($id: ID!) { claim(id: $id) { id status claimDate phaseChangedAt \
+    estimatedCompletion { earliest latest } contentions { description } evidenceWaiverSubmitted5103 } }";
+
+impl Http {
+    /// The omnicase router plus a plain handler, on a loopback port.
+    pub async fn start(
+        app: Arc<App>,
+        tenant: &TenantId,
+        cases: &[(Uuid, Uuid)],
+    ) -> Result<Http, BenchError> {
+        let plain = Router::new()
+            .route("/bench/plain/{id}", get(plain_claim))
+            .with_state(app.read.clone());
+        let router = app.router().merge(plain);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        let mut targets = Vec::new();
+        for (case, claimant) in cases.iter().take(64) {
+            let token = services::cli::dev_token(
+                &app,
+                tenant,
+                &format!("citizen-{claimant}"),
+                vec![graphql::auth::Role::Citizen],
+                Some(ClaimantId::from_uuid(*claimant)),
+                false,
+                chrono::Duration::hours(2),
+            )
+            .map_err(|e| BenchError::Setup(e.to_string()))?;
+            targets.push((*case, token));
+        }
+        let http = Http {
+            addr,
+            server,
+            targets,
+        };
+        // Both sides must answer with the claim, not with an error.
+        let mut probe = http.connection(0, true).await?;
+        let (status, body) = probe.send().await.map_err(BenchError::Setup)?;
+        if status != 200 || body.contains("\"errors\"") || !body.contains("\"status\"") {
+            return Err(BenchError::Setup(format!("GraphQL probe: {status} {body}")));
+        }
+        let mut probe = http.connection(0, false).await?;
+        let (status, body) = probe.send().await.map_err(BenchError::Setup)?;
+        if status != 200 || !body.contains("\"status\"") {
+            return Err(BenchError::Setup(format!("plain probe: {status} {body}")));
+        }
+        Ok(http)
+    }
+
+    async fn connection(&self, i: usize, graphql: bool) -> Result<Conn, BenchError> {
+        let stream = tokio::net::TcpStream::connect(self.addr).await?;
+        stream.set_nodelay(true)?;
+        let (sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .map_err(|e| BenchError::Setup(e.to_string()))?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let (case, token) = &self.targets[i % self.targets.len()];
+        let request = if graphql {
+            Req::Graphql {
+                token: token.clone(),
+                body: Bytes::from(
+                    json!({"query": CLAIM_QUERY, "variables": {"id": case}}).to_string(),
+                ),
+            }
+        } else {
+            Req::Plain {
+                path: format!("/bench/plain/{case}"),
+            }
+        };
+        Ok(Conn {
+            sender: Arc::new(tokio::sync::Mutex::new(sender)),
+            request: Arc::new(request),
+        })
+    }
+
+    async fn run(&self, connections: usize, duration: Duration, graphql: bool) -> Stats {
+        let mut clients = Vec::with_capacity(connections);
+        for i in 0..connections {
+            match self.connection(i, graphql).await {
+                Ok(c) => clients.push(c),
+                Err(e) => eprintln!("connection {i}: {e}"),
+            }
+        }
+        drive(clients, duration).await
+    }
+
+    pub async fn graphql(&self, connections: usize, duration: Duration) -> Stats {
+        self.run(connections, duration, true).await
+    }
+
+    pub async fn plain(&self, connections: usize, duration: Duration) -> Stats {
+        self.run(connections, duration, false).await
+    }
+
+    pub fn stop(self) {
+        self.server.abort();
+    }
+}
+
+enum Req {
+    Graphql { token: String, body: Bytes },
+    Plain { path: String },
+}
+
+struct Conn {
+    sender: Arc<tokio::sync::Mutex<hyper::client::conn::http1::SendRequest<Full<Bytes>>>>,
+    request: Arc<Req>,
+}
+
+async fn send(
+    sender: &tokio::sync::Mutex<hyper::client::conn::http1::SendRequest<Full<Bytes>>>,
+    request: &Req,
+) -> Result<(u16, String), String> {
+    let req = match request {
+        Req::Graphql { token, body } => hyper::Request::post("/graphql")
+            .header("host", "bench")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Full::new(body.clone())),
+        Req::Plain { path } => hyper::Request::get(path.as_str())
+            .header("host", "bench")
+            .body(Full::new(Bytes::new())),
+    }
+    .map_err(|e| e.to_string())?;
+    let mut sender = sender.lock().await;
+    let response = sender.send_request(req).await.map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
+impl Conn {
+    async fn send(&mut self) -> Result<(u16, String), String> {
+        send(&self.sender, &self.request).await
+    }
+}
+
+impl Client for Conn {
+    fn op(&mut self) -> Op {
+        let (sender, request) = (self.sender.clone(), self.request.clone());
+        Box::pin(async move { matches!(send(&sender, &request).await, Ok((200, _))) })
+    }
+}

@@ -1,0 +1,188 @@
+//! `make bench`: omnicase side by side with what the machine allows, in one
+//! run, on one machine. Each pair runs the same amount of work the same way
+//! (same pool size, same concurrency, same duration) and is reported as
+//! absolute figures and as a ratio; `target/bench/results.json` keeps them.
+//! How to read it: docs/benchmarks.md.
+
+mod load;
+
+use clap::Parser;
+use load::{drive, Stats};
+use serde_json::json;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "omnicase-bench",
+    about = "omnicase against the physical limits"
+)]
+struct Args {
+    /// Seconds per measurement.
+    #[arg(long, default_value_t = 5.0)]
+    seconds: f64,
+    /// A bounded smoke run (CI): short measurements on a small data set.
+    #[arg(long)]
+    quick: bool,
+    /// PostgreSQL server to create the bench database on (an admin URL).
+    /// Default: what scripts/ensure-postgres.sh finds or starts.
+    #[arg(long, env = "BENCH_POSTGRES_URL")]
+    postgres: Option<String>,
+    /// Where the JSON results go.
+    #[arg(long, default_value = "target/bench/results.json")]
+    out: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum BenchError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("app: {0}")]
+    App(#[from] services::server::AppError),
+    #[error("config: {0}")]
+    Config(#[from] services::config::ConfigError),
+    #[error("generator: {0}")]
+    Load(#[from] services::generator::LoadError),
+    #[error("read model: {0}")]
+    Read(#[from] projections::ReadError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Setup(String),
+}
+
+fn postgres_admin_url(args: &Args) -> Result<String, BenchError> {
+    if let Some(url) = &args.postgres {
+        return Ok(url.clone());
+    }
+    let out = std::process::Command::new("bash")
+        .arg("scripts/ensure-postgres.sh")
+        .output()?;
+    if !out.status.success() {
+        return Err(BenchError::Setup(format!(
+            "scripts/ensure-postgres.sh failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// A fresh database `name` on the server of `admin`; its URL.
+async fn fresh_database(admin: &str, name: &str) -> Result<String, BenchError> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(admin).await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await?;
+    let (base, _) = admin
+        .rsplit_once('/')
+        .ok_or_else(|| BenchError::Setup("the PostgreSQL URL names no database".into()))?;
+    Ok(format!("{base}/{name}"))
+}
+
+fn row(name: &str, ours: &Stats, base: &Stats) -> serde_json::Value {
+    let ratio = if base.per_second() > 0.0 {
+        ours.per_second() / base.per_second()
+    } else {
+        0.0
+    };
+    let failed = if ours.failed + base.failed > 0 {
+        format!("  (failed: {} / {})", ours.failed, base.failed)
+    } else {
+        String::new()
+    };
+    println!(
+        "{name:<36} {:>7.0}/s p50 {:>6.2} ms p99 {:>6.2} ms | baseline {:>7.0}/s p50 {:>6.2} ms p99 {:>6.2} ms | ratio {ratio:>4.2}{failed}",
+        ours.per_second(),
+        ours.p50_ms(),
+        ours.p99_ms(),
+        base.per_second(),
+        base.p50_ms(),
+        base.p99_ms(),
+    );
+    json!({"name": name, "omnicase": ours.json(), "baseline": base.json(), "ratio": ratio})
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    match run(args).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("omnicase-bench: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), BenchError> {
+    let seconds = if args.quick { 1.0 } else { args.seconds };
+    let duration = Duration::from_secs_f64(seconds);
+    let (claimants, claims) = if args.quick { (40, 40) } else { (400, 400) };
+    let admin = postgres_admin_url(&args)?;
+    let url = fresh_database(&admin, "omnicase_bench").await?;
+    eprintln!("bench database: {url}; {seconds} s per measurement");
+
+    let settings = services::config::Settings::load(None, Some(&url))?;
+    let app = Arc::new(services::server::App::open(settings).await?);
+    let tenant = domain::TenantId::parse("demo").map_err(|e| BenchError::Setup(e.to_string()))?;
+    let started = Instant::now();
+    let plan = services::generator::plan(7, claimants, claims);
+    services::generator::load(&app, &tenant, &plan, |_, _| {}).await?;
+    app.projector.settle(Duration::from_secs(60)).await?;
+    eprintln!(
+        "loaded {claimants} claimants / {claims} claims in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let cases = load::open_cases(&app).await?;
+    if cases.is_empty() {
+        return Err(BenchError::Setup("the generator made no open case".into()));
+    }
+    let store::Database::Postgres(pg) = &app.db else {
+        return Err(BenchError::Setup("the bench needs PostgreSQL".into()));
+    };
+    let pool = pg.pool().clone();
+    load::prepare_raw(&pool).await?;
+    let payload = load::contact_payload(&app).await?;
+
+    let mut results = Vec::new();
+    println!();
+    println!("== commands on PostgreSQL vs raw single-row INSERT transactions ==");
+    for clients in [1usize, 8, 32] {
+        let ours = drive(load::command_clients(&app, &cases, clients), duration).await;
+        let base = drive(load::raw_clients(&pool, &payload, clients), duration).await;
+        results.push(row(&format!("commands, {clients} clients"), &ours, &base));
+    }
+
+    println!();
+    println!(
+        "== claim status over HTTP (keep-alive, 64 connections): GraphQL vs plain axum JSON =="
+    );
+    let http = load::Http::start(app.clone(), &tenant, &cases).await?;
+    let ours = http.graphql(64, duration).await;
+    let base = http.plain(64, duration).await;
+    results.push(row("claim status query, 64 connections", &ours, &base));
+    http.stop();
+
+    let doc = json!({
+        "machine": {"cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)},
+        "seconds_per_measurement": seconds,
+        "quick": args.quick,
+        "data": {"claimants": claimants, "claims": claims, "open_cases": cases.len()},
+        "results": results,
+    });
+    if let Some(dir) = args.out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(
+        &args.out,
+        serde_json::to_string_pretty(&doc).unwrap_or_default(),
+    )?;
+    println!();
+    println!("written to {}", args.out.display());
+    Ok(())
+}
