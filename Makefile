@@ -14,7 +14,8 @@ test:
 ## Measure omnicase against the machine's limits (release build; PostgreSQL found or started).
 ## BENCH_ARGS="--quick" for a short smoke run. Results: target/bench/results.json; see docs/benchmarks.md.
 bench:
-	$(CARGO) run --release -p bench --bin omnicase-bench -- $(BENCH_ARGS)
+	$(CARGO) build --release -p services --bin omnicase -p bench --bin omnicase-bench
+	target/release/omnicase-bench $(BENCH_ARGS)
 
 build:
 	$(CARGO) build --workspace

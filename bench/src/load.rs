@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 pub type Op = Pin<Box<dyn Future<Output = bool> + Send>>;
+/// A command's outcome: the case and the version it left it at.
+pub type Outcome = Pin<Box<dyn Future<Output = Option<(Uuid, u64)>> + Send>>;
 
 /// One closed-loop client.
 pub trait Client: Send + 'static {
@@ -57,7 +59,7 @@ impl Stats {
 }
 
 #[allow(clippy::expect_used)] // constant, valid bounds: not outside input
-fn histogram() -> Histogram<u64> {
+pub fn histogram() -> Histogram<u64> {
     // 1 µs .. 60 s, 3 significant digits.
     Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds")
 }
@@ -104,15 +106,12 @@ pub async fn drive<C: Client>(clients: Vec<C>, duration: Duration) -> Stats {
 
 /// (case id, claimant id) of every open case.
 pub async fn open_cases(app: &App) -> Result<Arc<Vec<(Uuid, Uuid)>>, BenchError> {
-    let store::Database::Postgres(pg) = &app.db else {
-        return Err(BenchError::Setup("the bench needs PostgreSQL".into()));
+    let sql = "SELECT case_id, claimant_id FROM rm_cases WHERE generation = (SELECT generation FROM rm_meta) \
+               AND NOT closed ORDER BY case_id";
+    let rows: Vec<(Uuid, Uuid)> = match &app.db {
+        store::Database::Postgres(pg) => sqlx::query_as(sql).fetch_all(pg.pool()).await?,
+        store::Database::Sqlite(l) => sqlx::query_as(sql).fetch_all(l.reader()).await?,
     };
-    let rows: Vec<(Uuid, Uuid)> = sqlx::query_as(
-        "SELECT case_id, claimant_id FROM rm_cases WHERE generation = (SELECT generation FROM rm_meta) \
-         AND NOT closed ORDER BY case_id",
-    )
-    .fetch_all(pg.pool())
-    .await?;
     Ok(Arc::new(rows))
 }
 
@@ -182,8 +181,10 @@ impl CommandClient {
     }
 }
 
-impl Client for CommandClient {
-    fn op(&mut self) -> Op {
+impl CommandClient {
+    /// The next command (a fresh one, or 15 % of the time a replay) and
+    /// its outcome: the case and the version the command left it at.
+    pub fn op_with_result(&mut self) -> Outcome {
         let replay = !self.sent.is_empty() && self.rng.random_bool(0.15);
         let picked = if replay {
             Some(self.sent[self.rng.random_range(0..self.sent.len())].clone())
@@ -191,7 +192,7 @@ impl Client for CommandClient {
             self.fresh()
         };
         let Some((case, key, command)) = picked else {
-            return Box::pin(async { false });
+            return Box::pin(async { None });
         };
         if !replay && self.sent.len() < 1000 {
             self.sent.push((case, key.clone(), command.clone()));
@@ -200,7 +201,7 @@ impl Client for CommandClient {
         Box::pin(async move {
             let (Ok(tenant), Ok(actor)) = (TenantId::parse("demo"), ActorId::parse("bench-agent"))
             else {
-                return false;
+                return None;
             };
             let mut env = engine::Envelope::new(tenant, actor);
             env.idempotency_key = Some(key);
@@ -208,8 +209,16 @@ impl Client for CommandClient {
             app.engine
                 .execute(&env, CaseId::from_uuid(case), command)
                 .await
-                .is_ok()
+                .ok()
+                .map(|r| (r.stream_id, r.version))
         })
+    }
+}
+
+impl Client for CommandClient {
+    fn op(&mut self) -> Op {
+        let op = self.op_with_result();
+        Box::pin(async move { op.await.is_some() })
     }
 }
 
@@ -224,7 +233,7 @@ pub async fn prepare_raw(pool: &sqlx::PgPool) -> Result<(), BenchError> {
         "CREATE TABLE bench_raw_events (
             position bigserial PRIMARY KEY, tenant_id text NOT NULL, stream_id uuid NOT NULL,
             version bigint NOT NULL, event_id uuid NOT NULL, event_type text NOT NULL,
-            schema_version int NOT NULL, payload text NOT NULL, metadata text NOT NULL,
+            schema_version int NOT NULL, payload json NOT NULL, metadata json NOT NULL,
             recorded_at timestamptz NOT NULL, prev_hash bytea NOT NULL, hash bytea NOT NULL,
             UNIQUE (tenant_id, stream_id, version))",
     )
@@ -239,7 +248,7 @@ pub async fn contact_payload(app: &App) -> Result<Arc<(String, String)>, BenchEr
         return Err(BenchError::Setup("the bench needs PostgreSQL".into()));
     };
     let row: Option<(String, String)> = sqlx::query_as(
-        "SELECT payload, metadata FROM events WHERE event_type = 'ContactRecorded' LIMIT 1",
+        "SELECT payload::text, metadata::text FROM events WHERE event_type = 'ContactRecorded' LIMIT 1",
     )
     .fetch_optional(pg.pool())
     .await?;
@@ -288,7 +297,7 @@ impl Client for RawClient {
                 sqlx::query(
                     "INSERT INTO bench_raw_events (tenant_id, stream_id, version, event_id, event_type, \
                      schema_version, payload, metadata, recorded_at, prev_hash, hash) \
-                     VALUES ($1, $2, $3, $4, $5, 1, $6, $7, now(), $8, $9)",
+                     VALUES ($1, $2, $3, $4, $5, 1, $6::json, $7::json, now(), $8, $9)",
                 )
                 .bind("demo")
                 .bind(stream)
@@ -313,7 +322,7 @@ impl Client for RawClient {
 
 pub struct Http {
     addr: std::net::SocketAddr,
-    server: tokio::task::JoinHandle<()>,
+    server: Option<tokio::task::JoinHandle<()>>,
     /// (case id, citizen token of its claimant)
     targets: Vec<(Uuid, String)>,
 }
@@ -366,7 +375,7 @@ impl Http {
         }
         let http = Http {
             addr,
-            server,
+            server: Some(server),
             targets,
         };
         // Both sides must answer with the claim, not with an error.
@@ -431,8 +440,19 @@ impl Http {
         self.run(connections, duration, false).await
     }
 
+    /// Another omnicase (a server process) with the same targets.
+    pub fn external(&self, addr: std::net::SocketAddr) -> Http {
+        Http {
+            addr,
+            server: None,
+            targets: self.targets.clone(),
+        }
+    }
+
     pub fn stop(self) {
-        self.server.abort();
+        if let Some(s) = self.server {
+            s.abort();
+        }
     }
 }
 
