@@ -1,7 +1,7 @@
 # The two commands a newcomer needs: `make run` and `make test`.
 CARGO ?= cargo
 
-.PHONY: run test bench build lint fmt clean-db
+.PHONY: run test bench faults security build lint fmt clean-db
 
 ## Build and serve the API on the embedded default (SQLite file in .omnicase/), with demo data.
 run:
@@ -16,6 +16,16 @@ test:
 bench:
 	$(CARGO) build --release -p services --bin omnicase -p bench --bin omnicase-bench
 	target/release/omnicase-bench $(BENCH_ARGS)
+
+## The fault suite: kill -9 under load, PostgreSQL restarted under load, 100 writers on one case
+## (on a private PostgreSQL cluster it may restart). FAULTS_ARGS="--quick" is the bounded CI form.
+faults:
+	$(CARGO) build --release -p services --bin omnicase -p bench --bin omnicase-bench
+	target/release/omnicase-bench faults $(FAULTS_ARGS)
+
+## The security suite alone (it also runs in make test); see scripts/security.sh.
+security:
+	scripts/security.sh
 
 build:
 	$(CARGO) build --workspace

@@ -4,6 +4,10 @@
 #   2. 127.0.0.1:5432 as user postgres (the dev/CI machines have one);
 #   3. a throwaway cluster under target/pg (initdb + pg_ctl), installing
 #      Debian's postgresql package first when no server binaries exist.
+# With OMNICASE_PG_PRIVATE=1 it always uses a cluster of its own (port
+# 55433, target/pg-private) that may be stopped and started at will (the
+# fault suite restarts it under load):
+#   OMNICASE_PG_PRIVATE=1 scripts/ensure-postgres.sh [start|stop]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,17 +18,24 @@ answers() {
   PGCONNECT_TIMEOUT=3 psql "$1" -tAc 'select 1' >/dev/null 2>&1
 }
 
-if [ -n "${DATABASE_URL:-}" ] && [[ "$DATABASE_URL" == postgres* ]] && answers "$DATABASE_URL"; then
-  echo "$DATABASE_URL"; exit 0
+action="${1:-start}"
+private="${OMNICASE_PG_PRIVATE:-}"
+if [ -z "$private" ]; then
+  if [ -n "${DATABASE_URL:-}" ] && [[ "$DATABASE_URL" == postgres* ]] && answers "$DATABASE_URL"; then
+    echo "$DATABASE_URL"; exit 0
+  fi
+  default_url="postgres://postgres@127.0.0.1:5432/postgres"
+  if answers "$default_url"; then
+    echo "$default_url"; exit 0
+  fi
+  port=55432
+  cluster="$PWD/target/pg"
+else
+  port=55433
+  cluster="$PWD/target/pg-private"
 fi
-default_url="postgres://postgres@127.0.0.1:5432/postgres"
-if answers "$default_url"; then
-  echo "$default_url"; exit 0
-fi
-
-port=55432
 url="postgres://postgres@127.0.0.1:${port}/postgres"
-if answers "$url"; then
+if [ "$action" = start ] && answers "$url"; then
   echo "$url"; exit 0
 fi
 
@@ -46,16 +57,21 @@ if [ -z "$initdb_bin" ]; then
   fi
 fi
 bindir=$(dirname "$initdb_bin")
-data="$PWD/target/pg/data"
-run="$PWD/target/pg/run"
+data="$cluster/data"
+run="$cluster/run"
 mkdir -p "$run"
 
 # PostgreSQL refuses to run as root: run it as an unprivileged user.
 as_pg=()
 if [ "$(id -u)" = 0 ]; then
   id -u postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
-  chown -R postgres "$PWD/target/pg"
+  chown -R postgres "$cluster"
   as_pg=(runuser -u postgres --)
+fi
+
+if [ "$action" = stop ]; then
+  "${as_pg[@]}" "$bindir/pg_ctl" -D "$data" -m fast -w stop >&2 || true
+  exit 0
 fi
 
 if [ ! -f "$data/PG_VERSION" ]; then
@@ -63,8 +79,8 @@ if [ ! -f "$data/PG_VERSION" ]; then
   "${as_pg[@]}" "$bindir/initdb" -D "$data" -U postgres --auth=trust -E UTF8 >&2
 fi
 log "starting PostgreSQL on 127.0.0.1:$port"
-"${as_pg[@]}" "$bindir/pg_ctl" -D "$data" -l "$PWD/target/pg/server.log" -w \
+"${as_pg[@]}" "$bindir/pg_ctl" -D "$data" -l "$cluster/server.log" -w \
   -o "-c listen_addresses=127.0.0.1 -p $port -k $run -c max_connections=300 -c fsync=off" start >&2
 for _ in $(seq 1 50); do answers "$url" && break; sleep 0.2; done
-answers "$url" || { log "server did not come up; see target/pg/server.log"; exit 1; }
+answers "$url" || { log "server did not come up; see $cluster/server.log"; exit 1; }
 echo "$url"

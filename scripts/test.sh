@@ -22,6 +22,7 @@ echo "tests use a Kafka-protocol broker at ${KAFKA_TEST_BROKERS}"
 cleanup() {
   drop_test_databases
   scripts/ensure-kafka.sh stop
+  OMNICASE_PG_PRIVATE=1 scripts/ensure-postgres.sh stop 2>/dev/null || true
 }
 trap cleanup EXIT
 
@@ -37,3 +38,8 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --locked --no-fail-fast
 fi
+
+echo "== bounded fault suite (make faults) and bench smoke run (make bench)"
+cargo build --locked -p services --bin omnicase -p bench --bin omnicase-bench
+target/debug/omnicase-bench faults --quick
+target/debug/omnicase-bench --quick --out target/bench/quick.json

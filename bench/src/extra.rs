@@ -325,6 +325,12 @@ impl Server {
         ))
     }
 
+    /// SIGKILL, no goodbye.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     pub fn rss_mib(&self) -> f64 {
         proc_status_kib(self.child.id(), "VmRSS:").unwrap_or(0) as f64 / 1024.0
     }

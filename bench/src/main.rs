@@ -5,9 +5,10 @@
 //! How to read it: docs/benchmarks.md.
 
 mod extra;
+mod faults;
 mod load;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use load::{drive, Stats};
 use serde_json::json;
 use std::path::PathBuf;
@@ -20,19 +21,37 @@ use std::time::{Duration, Instant};
     about = "omnicase against the physical limits"
 )]
 struct Args {
-    /// Seconds per measurement.
-    #[arg(long, default_value_t = 5.0)]
+    #[command(subcommand)]
+    mode: Option<Mode>,
+    /// Seconds per measurement (faults: per load phase).
+    #[arg(long, global = true, default_value_t = 5.0)]
     seconds: f64,
-    /// A bounded smoke run (CI): short measurements on a small data set.
-    #[arg(long)]
+    /// A bounded run (CI): short measurements on a small data set.
+    #[arg(long, global = true)]
     quick: bool,
     /// PostgreSQL server to create the bench database on (an admin URL).
     /// Default: what scripts/ensure-postgres.sh finds or starts.
-    #[arg(long, env = "BENCH_POSTGRES_URL")]
+    #[arg(long, global = true, env = "BENCH_POSTGRES_URL")]
     postgres: Option<String>,
-    /// Where the JSON results go.
-    #[arg(long, default_value = "target/bench/results.json")]
-    out: PathBuf,
+    /// Documents in the mail-scan batch (default 100,000; --quick 1,000).
+    #[arg(long, global = true)]
+    mail_docs: Option<usize>,
+    /// Events the log is grown to for the rebuild (default 1,000,000;
+    /// --quick 20,000).
+    #[arg(long, global = true)]
+    events: Option<i64>,
+    /// Where the JSON results go (default target/bench/results.json, or
+    /// target/bench/faults.json).
+    #[arg(long, global = true)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Mode {
+    /// The fault suite (`make faults`): kill -9 under load, PostgreSQL
+    /// restart under load, 100 writers on one case. Exit 1 on any lost or
+    /// duplicated acknowledged command.
+    Faults,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -111,8 +130,16 @@ fn row(name: &str, ours: &Stats, base: &Stats) -> serde_json::Value {
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    match run(args).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+    let outcome = match args.mode {
+        Some(Mode::Faults) => run_faults(&args).await,
+        None => run(args).await.map(|()| true),
+    };
+    match outcome {
+        Ok(true) => std::process::ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("omnicase-bench: a promise was broken (see above)");
+            std::process::ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("omnicase-bench: {e}");
             std::process::ExitCode::FAILURE
@@ -170,7 +197,9 @@ async fn run(args: Args) -> Result<(), BenchError> {
 
     println!();
     println!("== mail-scan ingest (one batch, filed twice) ==");
-    let docs = if args.quick { 1_000 } else { 100_000 };
+    let docs = args
+        .mail_docs
+        .unwrap_or(if args.quick { 1_000 } else { 100_000 });
     let file_numbers: Vec<String> = plan
         .claimants
         .iter()
@@ -188,7 +217,9 @@ async fn run(args: Args) -> Result<(), BenchError> {
 
     println!();
     println!("== rebuild vs a raw ordered scan of the log ==");
-    let target = if args.quick { 20_000 } else { 1_000_000 };
+    let target = args
+        .events
+        .unwrap_or(if args.quick { 20_000 } else { 1_000_000 });
     let events = extra::grow_log(&pool, target).await?;
     let (rebuild, scan) = extra::rebuild_vs_scan(&app, &pool).await?;
     let ratio = rebuild.per_second() / scan.per_second().max(1.0);
@@ -269,14 +300,113 @@ async fn run(args: Args) -> Result<(), BenchError> {
         "results": results,
         "other": extras,
     });
-    if let Some(dir) = args.out.parent() {
+    write_json(
+        args.out
+            .unwrap_or_else(|| PathBuf::from("target/bench/results.json")),
+        &doc,
+    )
+}
+
+fn write_json(out: PathBuf, doc: &serde_json::Value) -> Result<(), BenchError> {
+    if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(
-        &args.out,
-        serde_json::to_string_pretty(&doc).unwrap_or_default(),
-    )?;
+    std::fs::write(&out, serde_json::to_string_pretty(doc).unwrap_or_default())?;
     println!();
-    println!("written to {}", args.out.display());
+    println!("written to {}", out.display());
     Ok(())
+}
+
+/// The fault suite, on a PostgreSQL cluster of its own (it is restarted).
+async fn run_faults(args: &Args) -> Result<bool, BenchError> {
+    let phase = Duration::from_secs_f64(if args.quick {
+        2.0
+    } else {
+        args.seconds.max(5.0)
+    });
+    let out = std::process::Command::new("bash")
+        .arg("scripts/ensure-postgres.sh")
+        .env("OMNICASE_PG_PRIVATE", "1")
+        .output()?;
+    if !out.status.success() {
+        return Err(BenchError::Setup(format!(
+            "private PostgreSQL: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    let admin = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let url = fresh_database(&admin, "omnicase_faults").await?;
+    eprintln!(
+        "fault database: {url}; load phases of {} s",
+        phase.as_secs_f64()
+    );
+    let settings = services::config::Settings::load(None, Some(&url))?;
+    let app = Arc::new(services::server::App::open(settings).await?);
+    let tenant = domain::TenantId::parse("demo").map_err(|e| BenchError::Setup(e.to_string()))?;
+    let plan = services::generator::plan(11, 20, 20);
+    services::generator::load(&app, &tenant, &plan, |_, _| {}).await?;
+    app.projector.settle(Duration::from_secs(60)).await?;
+    let cases = load::open_cases(&app).await?;
+    if cases.is_empty() {
+        return Err(BenchError::Setup("no open case to write to".into()));
+    }
+    let token = services::cli::dev_token(
+        &app,
+        &tenant,
+        "caseworker-faults",
+        vec![graphql::auth::Role::Caseworker],
+        None,
+        false,
+        chrono::Duration::hours(2),
+    )
+    .map_err(|e| BenchError::Setup(e.to_string()))?;
+    let bin = extra::omnicase_bin()?;
+    let mut all_ok = true;
+    let mut report = serde_json::Map::new();
+    println!();
+
+    let rig = faults::Rig {
+        app: &app,
+        bin: &bin,
+        url: &url,
+        token: &token,
+        cases: &cases,
+    };
+    let a = faults::kill_nine(&rig, phase).await?;
+    a.print("(a) kill -9 under load, restart");
+    all_ok &= a.ok() && a.reflected == a.acknowledged;
+    report.insert("kill_nine".into(), a.json());
+
+    let b = faults::postgres_restart(&rig, phase).await?;
+    b.counts.print("(b) PostgreSQL restarted under load");
+    println!(
+        "    while it was down: {} answers, codes {:?}, slowest {:.0} ms; served again {:.0} ms after it was back, no omnicase restart",
+        b.errors_while_down, b.error_codes, b.slowest_error_ms, b.recovered_after_ms
+    );
+    let b_ok = b.counts.ok()
+        && b.errors_while_down > 0
+        && b.error_codes.iter().all(|c| c.ends_with("(retriable)"));
+    all_ok &= b_ok;
+    report.insert("postgres_restart".into(), json!({
+        "counts": b.counts.json(), "errors_while_down": b.errors_while_down, "error_codes": b.error_codes,
+        "slowest_error_ms": b.slowest_error_ms, "recovered_after_ms": b.recovered_after_ms,
+    }));
+
+    let (d, gapless) = faults::one_case_writers(&app, cases[0].0, 100).await?;
+    d.print("(d) 100 concurrent writers on one case");
+    println!("    versions gapless: {gapless}");
+    all_ok &= d.ok() && gapless;
+    report.insert(
+        "one_case_writers".into(),
+        json!({"counts": d.json(), "gapless": gapless}),
+    );
+
+    println!("(c) broker killed while publishing: the integration test kafka::the_relay_catches_up_after_the_broker_is_killed (make test)");
+    write_json(
+        args.out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("target/bench/faults.json")),
+        &json!(report),
+    )?;
+    Ok(all_ok)
 }

@@ -21,6 +21,9 @@ pub struct CaseChanged {
 }
 
 const BATCH: u32 = 500;
+/// A rebuild folds bigger batches: each stream's document is read, folded
+/// and written once per batch, and a replay has no reader waiting on it.
+const REBUILD_BATCH: u32 = 10_000;
 const NAME: &str = "read-models";
 
 /// Keeps the read models of one generation (the active one, or the one a
@@ -131,8 +134,12 @@ impl Projector {
     /// One batch: read the feed after the checkpoint, fold, write rows and
     /// checkpoint in one transaction.
     pub async fn step(&self, generation: i64) -> Result<Outcome, ReadError> {
+        self.step_sized(generation, BATCH).await
+    }
+
+    async fn step_sized(&self, generation: i64, limit: u32) -> Result<Outcome, ReadError> {
         let cursor = self.db.checkpoint(generation).await?;
-        let events = self.log.read_feed(cursor, BATCH).await?;
+        let events = self.log.read_feed(cursor, limit).await?;
         let Some(last) = events.last() else {
             return Ok(Outcome::Applied(0));
         };
@@ -211,7 +218,7 @@ impl Projector {
         let total = self.db.event_count().await?;
         let mut done = 0u64;
         loop {
-            match self.step(next).await? {
+            match self.step_sized(next, REBUILD_BATCH).await? {
                 Outcome::Applied(0) => break,
                 Outcome::Applied(n) => {
                     done += n as u64;

@@ -25,7 +25,9 @@ impl PgLog {
         let options = PgConnectOptions::from_str(url)?.application_name("omnicase");
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(Duration::from_secs(5))
+            // With the database away, a request gets its retriable
+            // STORE_UNAVAILABLE within this, rather than hanging.
+            .acquire_timeout(Duration::from_secs(2))
             .connect_with(options)
             .await?;
         Ok(Self { pool })
