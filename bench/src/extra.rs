@@ -68,11 +68,14 @@ pub async fn projection_lag(
         tick.tick().await;
         let op = client.op_with_result();
         let acks = acks.clone();
+        let projector = app.projector.clone();
         inflight.push(tokio::spawn(async move {
             if let Some((case, version)) = op.await {
                 if let Ok(mut a) = acks.lock() {
                     a.push((case, version, Instant::now()));
                 }
+                // What the API does after every command it acknowledges.
+                projector.wake();
             }
         }));
         sent += 1;

@@ -33,6 +33,10 @@ struct Args {
     /// Default: what scripts/ensure-postgres.sh finds or starts.
     #[arg(long, global = true, env = "BENCH_POSTGRES_URL")]
     postgres: Option<String>,
+    /// Run only the sections whose name contains this (commands, http,
+    /// mail, rebuild, server, lag).
+    #[arg(long, global = true)]
+    only: Option<String>,
     /// Documents in the mail-scan batch (default 100,000; --quick 1,000).
     #[arg(long, global = true)]
     mail_docs: Option<usize>,
@@ -177,81 +181,93 @@ async fn run(args: Args) -> Result<(), BenchError> {
     load::prepare_raw(&pool).await?;
     let payload = load::contact_payload(&app).await?;
 
+    let wants = |section: &str| args.only.as_deref().is_none_or(|o| section.contains(o));
     let mut results = Vec::new();
-    println!();
-    println!("== commands on PostgreSQL vs raw single-row INSERT transactions ==");
-    for clients in [1usize, 8, 32] {
-        let ours = drive(load::command_clients(&app, &cases, clients), duration).await;
-        let base = drive(load::raw_clients(&pool, &payload, clients), duration).await;
-        results.push(row(&format!("commands, {clients} clients"), &ours, &base));
+    let mut extras = serde_json::Map::new();
+    if wants("commands") {
+        println!();
+        println!("== commands on PostgreSQL vs raw single-row INSERT transactions ==");
+        for clients in [1usize, 8, 32] {
+            let ours = drive(load::command_clients(&app, &cases, clients), duration).await;
+            let base = drive(load::raw_clients(&pool, &payload, clients), duration).await;
+            results.push(row(&format!("commands, {clients} clients"), &ours, &base));
+        }
     }
 
-    println!();
-    println!(
-        "== claim status over HTTP (keep-alive, 64 connections): GraphQL vs plain axum JSON =="
-    );
     let http = load::Http::start(app.clone(), &tenant, &cases).await?;
-    let ours = http.graphql(64, duration).await;
-    let base = http.plain(64, duration).await;
-    results.push(row("claim status query, 64 connections", &ours, &base));
+    if wants("http") {
+        println!();
+        println!(
+            "== claim status over HTTP (keep-alive, 64 connections): GraphQL vs plain axum JSON =="
+        );
+        let ours = http.graphql(64, duration).await;
+        let base = http.plain(64, duration).await;
+        results.push(row("claim status query, 64 connections", &ours, &base));
+    }
 
-    println!();
-    println!("== mail-scan ingest (one batch, filed twice) ==");
-    let docs = args
-        .mail_docs
-        .unwrap_or(if args.quick { 1_000 } else { 100_000 });
-    let file_numbers: Vec<String> = plan
-        .claimants
-        .iter()
-        .map(|p| p.file_number.clone())
-        .collect();
-    let mail = extra::mail_ingest(&app, &tenant, &file_numbers, docs).await?;
-    println!(
-        "{docs} documents in {:.1} s = {:.0} documents/s; attached {}, unidentified {}, rejected {}; events appended {}, by the re-send {}",
-        mail["seconds"].as_f64().unwrap_or(0.0),
-        mail["per_second"].as_f64().unwrap_or(0.0),
-        mail["attached"], mail["unidentified"], mail["rejected"], mail["events_appended"], mail["resend_events_appended"],
-    );
-    let mut extras = serde_json::Map::new();
-    extras.insert("mail_ingest".into(), mail);
+    if wants("mail") {
+        println!();
+        println!("== mail-scan ingest (one batch, filed twice) ==");
+        let docs = args
+            .mail_docs
+            .unwrap_or(if args.quick { 1_000 } else { 100_000 });
+        let file_numbers: Vec<String> = plan
+            .claimants
+            .iter()
+            .map(|p| p.file_number.clone())
+            .collect();
+        let mail = extra::mail_ingest(&app, &tenant, &file_numbers, docs).await?;
+        println!(
+            "{docs} documents in {:.1} s = {:.0} documents/s; attached {}, unidentified {}, rejected {}; events appended {}, by the re-send {}",
+            mail["seconds"].as_f64().unwrap_or(0.0),
+            mail["per_second"].as_f64().unwrap_or(0.0),
+            mail["attached"], mail["unidentified"], mail["rejected"], mail["events_appended"], mail["resend_events_appended"],
+        );
+        extras.insert("mail_ingest".into(), mail);
+    }
 
-    println!();
-    println!("== rebuild vs a raw ordered scan of the log ==");
-    let target = args
-        .events
-        .unwrap_or(if args.quick { 20_000 } else { 1_000_000 });
-    let events = extra::grow_log(&pool, target).await?;
-    let (rebuild, scan) = extra::rebuild_vs_scan(&app, &pool).await?;
-    let ratio = rebuild.per_second() / scan.per_second().max(1.0);
-    println!(
-        "rebuild of {events} events {:>9.0} events/s ({:.1} s) | raw scan {:>9.0} events/s ({:.1} s) | ratio {ratio:.2}",
-        rebuild.per_second(), rebuild.seconds, scan.per_second(), scan.seconds
-    );
-    results.push(json!({"name": format!("rebuild, {events} events"), "omnicase": rebuild.json(), "baseline": scan.json(), "ratio": ratio}));
+    if wants("rebuild") {
+        println!();
+        println!("== rebuild vs a raw ordered scan of the log ==");
+        let target = args
+            .events
+            .unwrap_or(if args.quick { 20_000 } else { 1_000_000 });
+        let events = extra::grow_log(&pool, target).await?;
+        let (rebuild, scan) = extra::rebuild_vs_scan(&app, &pool).await?;
+        let ratio = rebuild.per_second() / scan.per_second().max(1.0);
+        println!(
+            "rebuild of {events} events {:>9.0} events/s ({:.1} s) | raw scan {:>9.0} events/s ({:.1} s) | ratio {ratio:.2}",
+            rebuild.per_second(), rebuild.seconds, scan.per_second(), scan.seconds
+        );
+        results.push(json!({"name": format!("rebuild, {events} events"), "omnicase": rebuild.json(), "baseline": scan.json(), "ratio": ratio}));
+    }
 
-    println!();
-    println!("== the server process ==");
     let bin = extra::omnicase_bin()?;
-    let server = extra::Server::start(&bin, &url).await?;
-    let ready_ms = server.ready_after.as_secs_f64() * 1000.0;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let idle = server.rss_mib();
-    let external = http.external(server.addr);
-    let loaded = external.graphql(64, duration).await;
-    let peak = server.peak_rss_mib();
-    println!(
+    let events = store_events(&pool).await?;
+    if wants("server") {
+        println!();
+        println!("== the server process ==");
+        let server = extra::Server::start(&bin, &url).await?;
+        let ready_ms = server.ready_after.as_secs_f64() * 1000.0;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let idle = server.rss_mib();
+        let external = http.external(server.addr);
+        let loaded = external.graphql(64, duration).await;
+        let peak = server.peak_rss_mib();
+        println!(
         "PostgreSQL, {events} events: ready in {ready_ms:.0} ms, idle RSS {idle:.1} MiB; claim status, 64 connections {:.0}/s p99 {:.2} ms; peak RSS {peak:.1} MiB",
         loaded.per_second(), loaded.p99_ms()
     );
-    drop(server);
+        drop(server);
+        extras.insert(
+            "server_postgres".into(),
+            json!({
+                "events": events, "ready_ms": ready_ms, "idle_rss_mib": idle, "peak_rss_mib": peak,
+                "claim_status_under_load": loaded.json(),
+            }),
+        );
+    }
     http.stop();
-    extras.insert(
-        "server_postgres".into(),
-        json!({
-            "events": events, "ready_ms": ready_ms, "idle_rss_mib": idle, "peak_rss_mib": peak,
-            "claim_status_under_load": loaded.json(),
-        }),
-    );
 
     let dir = std::env::temp_dir().join(format!("omnicase-bench-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir)?;
@@ -264,32 +280,39 @@ async fn run(args: Args) -> Result<(), BenchError> {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let again_rss = again.rss_mib();
     drop(again);
-    println!(
+    if wants("server") {
+        println!(
         "embedded default (SQLite): first start {fresh_ms:.0} ms (migrate + demo data), next start {again_ms:.0} ms; idle RSS {again_rss:.1} MiB"
     );
-    extras.insert(
-        "server_embedded".into(),
-        json!({
-            "first_start_ms": fresh_ms, "start_ms": again_ms, "idle_rss_mib": again_rss,
-        }),
-    );
+        extras.insert(
+            "server_embedded".into(),
+            json!({
+                "first_start_ms": fresh_ms, "start_ms": again_ms, "idle_rss_mib": again_rss,
+            }),
+        );
+    }
 
-    println!();
-    println!("== projection lag at a fixed command rate (embedded: SQLite + in-process feed) ==");
-    let lag_settings = services::config::Settings::load(None, Some(&sqlite_url))?;
-    let lag_app = Arc::new(services::server::App::open(lag_settings).await?);
-    let lag_cases = load::open_cases(&lag_app).await?;
-    let projector = tokio::spawn(lag_app.projector.clone().run(std::future::pending()));
-    let (lag, achieved) = extra::projection_lag(&lag_app, &lag_cases, 1000, duration).await;
-    projector.abort();
-    println!(
-        "1000 commands/s asked, {achieved:.0}/s issued; lag p50 {:.2} ms p99 {:.2} ms over {} acknowledged commands ({} not seen)",
-        lag.p50_ms(), lag.p99_ms(), lag.ok, lag.failed
-    );
-    extras.insert(
-        "projection_lag_embedded".into(),
-        json!({"asked_per_second": 1000, "issued_per_second": achieved, "lag": lag.json()}),
-    );
+    if wants("lag") {
+        println!();
+        println!(
+            "== projection lag at a fixed command rate (embedded: SQLite + in-process feed) =="
+        );
+        let lag_settings = services::config::Settings::load(None, Some(&sqlite_url))?;
+        let lag_app = Arc::new(services::server::App::open(lag_settings).await?);
+        let lag_cases = load::open_cases(&lag_app).await?;
+        let projector = tokio::spawn(lag_app.projector.clone().run(std::future::pending()));
+        let (lag, achieved) = extra::projection_lag(&lag_app, &lag_cases, 1000, duration).await;
+        projector.abort();
+        println!(
+            "1000 commands/s asked, {achieved:.0}/s issued; lag p50 {:.2} ms p99 {:.2} ms over {} acknowledged commands ({} not seen)",
+            lag.p50_ms(), lag.p99_ms(), lag.ok, lag.failed
+        );
+        extras.insert(
+            "projection_lag_embedded".into(),
+            json!({"asked_per_second": 1000, "issued_per_second": achieved, "lag": lag.json()}),
+        );
+    }
+
     let _ = std::fs::remove_dir_all(&dir);
 
     let doc = json!({
@@ -305,6 +328,12 @@ async fn run(args: Args) -> Result<(), BenchError> {
             .unwrap_or_else(|| PathBuf::from("target/bench/results.json")),
         &doc,
     )
+}
+
+async fn store_events(pool: &sqlx::PgPool) -> Result<i64, BenchError> {
+    Ok(sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(pool)
+        .await?)
 }
 
 fn write_json(out: PathBuf, doc: &serde_json::Value) -> Result<(), BenchError> {
