@@ -627,11 +627,11 @@ impl Engine {
         let fingerprint = Self::fingerprint(env, || {
             sha256_hex(&[&case_id.to_string(), &format!("{command:?}")])
         });
-        if let Some(result) = self.replay(env, &fingerprint).await? {
-            return Ok(result);
-        }
         let id = case_id.as_uuid();
         let _queued = self.locks.lock((&env.tenant, id)).await;
+        // One look-up, after queueing: it also sees a concurrent identical
+        // request that finished while this one waited (a replay waits for
+        // the stream's lock like any command; the hot path saves a round trip).
         if let Some(result) = self.replay(env, &fingerprint).await? {
             return Ok(result);
         }
