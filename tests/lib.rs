@@ -136,6 +136,20 @@ pub fn pii(file_number: &str) -> ClaimantPii {
 }
 
 impl World {
+    /// Registers a claimant and files a web claim for them; the case id.
+    pub async fn web_case(&self, tenant_name: &str, file_number: &str) -> CaseId {
+        let claimant = self.claimant(tenant_name, file_number).await;
+        let r = self
+            .engine
+            .submit_claim(
+                &env(tenant_name, "c"),
+                submission(claimant, Channel::Web, "w1", at(1, 9)),
+            )
+            .await
+            .unwrap();
+        CaseId::from_uuid(r.stream_id)
+    }
+
     pub async fn claimant(&self, tenant_name: &str, file_number: &str) -> ClaimantId {
         let r = self
             .engine
@@ -369,6 +383,19 @@ impl ApiWorld {
             .settle(std::time::Duration::from_secs(30))
             .await
             .unwrap();
+    }
+
+    /// GETs a path; (status, body as text).
+    pub async fn get_text(&self, path: &str) -> (u16, String) {
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        let request = axum::http::Request::get(path)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status().as_u16();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
     }
 
     /// POSTs raw bytes to an intake endpoint; (status, JSON body).

@@ -257,22 +257,7 @@ async fn a_web_command_reaches_the_case_events_topic(backend: Backend) {
     // The relay reports itself on /metrics.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        use http_body_util::BodyExt;
-        use tower::ServiceExt;
-        let request = axum::http::Request::get("/metrics")
-            .body(axum::body::Body::empty())
-            .unwrap();
-        let response = w.router.clone().oneshot(request).await.unwrap();
-        let text = String::from_utf8(
-            response
-                .into_body()
-                .collect()
-                .await
-                .unwrap()
-                .to_bytes()
-                .to_vec(),
-        )
-        .unwrap();
+        let (_, text) = w.get_text("/metrics").await;
         if text.contains("omnicase_published_events_total")
             && text.contains("omnicase_publish_lag_events 0")
         {
@@ -721,19 +706,6 @@ async fn contacts(w: &World, case: CaseId, from: u128, n: u128) {
     }
 }
 
-async fn one_case(w: &World) -> CaseId {
-    let claimant = w.claimant("alpha", "123456789").await;
-    let r = w
-        .engine
-        .submit_claim(
-            &env("alpha", "c"),
-            submission(claimant, Channel::Web, "w1", at(1, 9)),
-        )
-        .await
-        .unwrap();
-    CaseId::from_uuid(r.stream_id)
-}
-
 /// The broker is killed while the relay runs: commands are still accepted,
 /// the lag grows, and after the broker returns (memory storage: topics
 /// recreated) the relay publishes everything it had not, in order.
@@ -742,7 +714,7 @@ async fn the_relay_catches_up_after_the_broker_is_killed(backend: Backend) {
     let config = config_for(&own.addr());
     let topic = topic(&config).await;
     let w = world(backend).await;
-    let case = one_case(&w).await;
+    let case = w.web_case("alpha", "123456789").await;
     contacts(&w, case, 0, 10).await;
     let publisher = Arc::new(Publisher::new(&config, w.t.database(), "relay").unwrap());
     let (stop, rx) = tokio::sync::watch::channel(false);
@@ -820,7 +792,7 @@ async fn the_relay_rides_out_injected_broker_faults() {
     let topic = config.topic(bus::CASE_EVENTS_TOPIC);
     cluster.create_topic(&topic, 2, 1).unwrap();
     let w = world(Backend::Sqlite).await;
-    let case = one_case(&w).await;
+    let case = w.web_case("alpha", "123456789").await;
     contacts(&w, case, 0, 5).await;
     let publisher = Publisher::new(&config, w.t.database(), "mock").unwrap();
 
@@ -925,7 +897,7 @@ async fn omnicase_topics_creates_the_topics() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_relays_on_one_database_publish_each_event_once() {
     let w = world(Backend::Postgres).await;
-    let case = one_case(&w).await;
+    let case = w.web_case("alpha", "123456789").await;
     contacts(&w, case, 0, 5).await;
     let config = config();
     let topic = topic(&config).await;
