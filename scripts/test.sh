@@ -42,4 +42,7 @@ fi
 echo "== bounded fault suite (make faults) and bench smoke run (make bench)"
 cargo build --locked -p services --bin omnicase -p bench --bin omnicase-bench
 target/debug/omnicase-bench faults --quick
-target/debug/omnicase-bench --quick --out target/bench/quick.json
+KAFKA_BROKERS="$KAFKA_TEST_BROKERS" target/debug/omnicase-bench --quick --out target/bench/quick.json
+
+echo "== bounded fuzzing (make fuzz): every target ${FUZZ_SECONDS:-20}s"
+scripts/fuzz.sh "${FUZZ_SECONDS:-20}"

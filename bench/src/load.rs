@@ -64,6 +64,28 @@ pub fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds")
 }
 
+/// What each client task counted (ok, failed, latencies), added up.
+async fn merge(
+    tasks: Vec<tokio::task::JoinHandle<(u64, u64, Histogram<u64>)>>,
+    started: Instant,
+) -> Stats {
+    let mut stats = Stats {
+        ok: 0,
+        failed: 0,
+        seconds: 0.0,
+        latency: histogram(),
+    };
+    for t in tasks {
+        if let Ok((ok, failed, h)) = t.await {
+            stats.ok += ok;
+            stats.failed += failed;
+            let _ = stats.latency.add(h);
+        }
+    }
+    stats.seconds = started.elapsed().as_secs_f64();
+    stats
+}
+
 /// Runs every client until `duration` has passed; merges their figures.
 pub async fn drive<C: Client>(clients: Vec<C>, duration: Duration) -> Stats {
     let started = Instant::now();
@@ -87,21 +109,41 @@ pub async fn drive<C: Client>(clients: Vec<C>, duration: Duration) -> Stats {
             })
         })
         .collect();
-    let mut stats = Stats {
-        ok: 0,
-        failed: 0,
-        seconds: 0.0,
-        latency: histogram(),
-    };
-    for t in tasks {
-        if let Ok((ok, failed, h)) = t.await {
-            stats.ok += ok;
-            stats.failed += failed;
-            let _ = stats.latency.add(h);
-        }
-    }
-    stats.seconds = started.elapsed().as_secs_f64();
-    stats
+    merge(tasks, started).await
+}
+
+/// Every client sends on a fixed schedule, together `rate` requests per
+/// second, until `duration` has passed. Latency counts from when a request
+/// was due, so a stall shows in it instead of only delaying the schedule.
+pub async fn drive_paced<C: Client>(clients: Vec<C>, rate: f64, duration: Duration) -> Stats {
+    let n = clients.len().max(1);
+    let interval = Duration::from_secs_f64(n as f64 / rate.max(1.0));
+    let started = tokio::time::Instant::now();
+    let deadline = started + duration;
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut c)| {
+            // Clients start spread over one interval, not all at once.
+            let mut due = started + interval.mul_f64(i as f64 / n as f64);
+            tokio::spawn(async move {
+                let mut h = histogram();
+                let (mut ok, mut failed) = (0u64, 0u64);
+                while due < deadline {
+                    tokio::time::sleep_until(due).await;
+                    if c.op().await {
+                        ok += 1;
+                        let _ = h.record((due.elapsed().as_micros() as u64).max(1));
+                    } else {
+                        failed += 1;
+                    }
+                    due += interval;
+                }
+                (ok, failed, h)
+            })
+        })
+        .collect();
+    merge(tasks, started.into()).await
 }
 
 /// (case id, claimant id) of every open case.
@@ -438,6 +480,18 @@ impl Http {
 
     pub async fn plain(&self, connections: usize, duration: Duration) -> Stats {
         self.run(connections, duration, false).await
+    }
+
+    /// The GraphQL claim-status query at a fixed total rate.
+    pub async fn graphql_paced(&self, connections: usize, rate: f64, duration: Duration) -> Stats {
+        let mut clients = Vec::with_capacity(connections);
+        for i in 0..connections {
+            match self.connection(i, true).await {
+                Ok(c) => clients.push(c),
+                Err(e) => eprintln!("connection {i}: {e}"),
+            }
+        }
+        drive_paced(clients, rate, duration).await
     }
 
     /// Another omnicase (a server process) with the same targets.

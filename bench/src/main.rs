@@ -203,6 +203,18 @@ async fn run(args: Args) -> Result<(), BenchError> {
         let ours = http.graphql(64, duration).await;
         let base = http.plain(64, duration).await;
         results.push(row("claim status query, 64 connections", &ours, &base));
+        let half_rate = ours.per_second() / 2.0;
+        let half = http.graphql_paced(64, half_rate, duration).await;
+        println!(
+            "at half of peak ({half_rate:.0}/s asked, {:.0}/s served): p50 {:.2} ms, p99 {:.2} ms",
+            half.per_second(),
+            half.p50_ms(),
+            half.p99_ms()
+        );
+        extras.insert(
+            "claim_status_half_peak".into(),
+            json!({"asked_per_second": half_rate, "served": half.json()}),
+        );
     }
 
     if wants("mail") {
@@ -301,7 +313,8 @@ async fn run(args: Args) -> Result<(), BenchError> {
         let lag_app = Arc::new(services::server::App::open(lag_settings).await?);
         let lag_cases = load::open_cases(&lag_app).await?;
         let projector = tokio::spawn(lag_app.projector.clone().run(std::future::pending()));
-        let (lag, achieved) = extra::projection_lag(&lag_app, &lag_cases, 1000, duration).await;
+        let (lag, achieved) =
+            extra::projection_lag(&lag_app, &lag_cases, 1000, duration, true).await;
         projector.abort();
         println!(
             "1000 commands/s asked, {achieved:.0}/s issued; lag p50 {:.2} ms p99 {:.2} ms over {} acknowledged commands ({} not seen)",
@@ -311,6 +324,25 @@ async fn run(args: Args) -> Result<(), BenchError> {
             "projection_lag_embedded".into(),
             json!({"asked_per_second": 1000, "issued_per_second": achieved, "lag": lag.json()}),
         );
+        match std::env::var("KAFKA_BROKERS")
+            .ok()
+            .filter(|b| !b.trim().is_empty())
+        {
+            Some(brokers) => {
+                println!();
+                println!("== projection lag through Kafka (relay -> case-events topic -> consumer group) ==");
+                let (lag, achieved) = kafka_lag(&sqlite_url, &brokers, duration).await?;
+                println!(
+                    "1000 commands/s asked, {achieved:.0}/s issued; lag p50 {:.2} ms p99 {:.2} ms over {} acknowledged commands ({} not seen)",
+                    lag.p50_ms(), lag.p99_ms(), lag.ok, lag.failed
+                );
+                extras.insert(
+                    "projection_lag_kafka".into(),
+                    json!({"brokers": brokers, "asked_per_second": 1000, "issued_per_second": achieved, "lag": lag.json()}),
+                );
+            }
+            None => println!("(projection lag through Kafka: set KAFKA_BROKERS to measure it)"),
+        }
     }
 
     let _ = std::fs::remove_dir_all(&dir);
@@ -328,6 +360,41 @@ async fn run(args: Args) -> Result<(), BenchError> {
             .unwrap_or_else(|| PathBuf::from("target/bench/results.json")),
         &doc,
     )
+}
+
+/// The embedded store with its read models fed from Kafka: the relay
+/// publishes each event, a consumer group applies it. Topics get a fresh
+/// prefix so every run starts empty.
+async fn kafka_lag(
+    sqlite_url: &str,
+    brokers: &str,
+    duration: Duration,
+) -> Result<(load::Stats, f64), BenchError> {
+    let mut settings = services::config::Settings::load(None, Some(sqlite_url))?;
+    settings.kafka.brokers = Some(brokers.to_owned());
+    settings.kafka.topic_prefix = format!("bench-{}.", uuid::Uuid::new_v4().simple());
+    settings.kafka.projection = services::config::ProjectionSource::Kafka;
+    settings
+        .kafka
+        .librdkafka
+        .insert("session.timeout.ms".into(), "6000".into());
+    let app = Arc::new(services::server::App::open(settings).await?);
+    if let Some(k) = app.settings.kafka() {
+        bus::topics::create(&k, &[], 1, 1)
+            .await
+            .map_err(|e| BenchError::Setup(e.to_string()))?;
+    }
+    let cases = load::open_cases(&app).await?;
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let tasks = services::server::start_background(&app, stop_rx)?;
+    // The consumer group joins, then the relay catches up with the log.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let measured = extra::projection_lag(&app, &cases, 1000, duration, false).await;
+    let _ = stop.send(true);
+    for t in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+    }
+    Ok(measured)
 }
 
 async fn store_events(pool: &sqlx::PgPool) -> Result<i64, BenchError> {

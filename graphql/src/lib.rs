@@ -16,6 +16,7 @@ pub use error::ApiError;
 
 use async_graphql::http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
 use async_graphql::{Data, Schema};
+use async_graphql_axum::rejection::GraphQLRejection;
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use auth::Principal;
 use axum::extract::{State, WebSocketUpgrade};
@@ -97,10 +98,21 @@ fn error_response(e: ApiError) -> GraphQLResponse {
         .into()
 }
 
-/// Counts aliased fields, so a query cannot fan one field out thousands of times.
-fn too_many_aliases(query: &str) -> bool {
+/// What the handler learns from parsing a query before executing it.
+struct Screen {
+    parses: bool,
+    aliases: usize,
+}
+
+/// Parses the query once to count aliased fields, so a query cannot fan one
+/// field out thousands of times.
+fn screen(query: &str) -> Screen {
     let Ok(doc) = async_graphql::parser::parse_query(query) else {
-        return false; // the executor reports the syntax error
+        // The executor reports the syntax error; it is coded below.
+        return Screen {
+            parses: false,
+            aliases: 0,
+        };
     };
     fn count(set: &async_graphql::parser::types::SelectionSet) -> usize {
         use async_graphql::parser::types::Selection;
@@ -125,19 +137,63 @@ fn too_many_aliases(query: &str) -> bool {
         .values()
         .map(|f| count(&f.node.selection_set.node))
         .sum();
-    operations + fragments > MAX_ALIASES
+    Screen {
+        parses: true,
+        aliases: operations + fragments,
+    }
+}
+
+/// Every error carries an `extensions.code`: the executor's own errors get
+/// GRAPHQL_PARSE_FAILED (syntax), GRAPHQL_VALIDATION_FAILED (unknown field,
+/// wrong argument type, depth/complexity limits) or, when raised while
+/// resolving a field (a variable that does not coerce), BAD_USER_INPUT.
+fn code_errors(response: &mut async_graphql::Response, parses: bool) {
+    for error in &mut response.errors {
+        let coded = error
+            .extensions
+            .as_ref()
+            .is_some_and(|e| e.get("code").is_some());
+        if coded {
+            continue;
+        }
+        let code = if !error.path.is_empty() {
+            "BAD_USER_INPUT"
+        } else if !parses {
+            "GRAPHQL_PARSE_FAILED"
+        } else {
+            "GRAPHQL_VALIDATION_FAILED"
+        };
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("code", code);
+    }
 }
 
 async fn graphql(
     State(state): State<GqlState>,
     headers: HeaderMap,
-    request: GraphQLRequest,
-) -> GraphQLResponse {
+    request: Result<GraphQLRequest, GraphQLRejection>,
+) -> Response {
+    let Ok(request) = request else {
+        // Not JSON, not an object, no `query`: refused with a code, not a
+        // plain-text 400.
+        let mut response = error_response(ApiError::Refused {
+            code: "BAD_REQUEST",
+            message: "the body is not a GraphQL request: a JSON object with a `query` string"
+                .into(),
+        })
+        .into_response();
+        *response.status_mut() = axum::http::StatusCode::BAD_REQUEST;
+        return response;
+    };
     let mut request = request.into_inner();
-    if too_many_aliases(&request.query) {
+    let screen = screen(&request.query);
+    if screen.aliases > MAX_ALIASES {
         return error_response(ApiError::BadInput(format!(
             "a query may use at most {MAX_ALIASES} aliases"
-        )));
+        )))
+        .into_response();
     }
     let header = headers
         .get(axum::http::header::AUTHORIZATION)
@@ -145,10 +201,12 @@ async fn graphql(
     if header.is_some() {
         match state.api.auth.authenticate_header(header) {
             Ok(principal) => request = request.data(principal),
-            Err(_) => return error_response(ApiError::Unauthenticated),
+            Err(_) => return error_response(ApiError::Unauthenticated).into_response(),
         }
     }
-    state.schema.execute(request).await.into()
+    let mut response = state.schema.execute(request).await;
+    code_errors(&mut response, screen.parses);
+    GraphQLResponse::from(response).into_response()
 }
 
 async fn graphiql_page(State(state): State<GqlState>) -> Response {

@@ -322,7 +322,7 @@ impl Contract {
 }
 
 /// Missing fields get their own code; everything else is a schema violation.
-fn schema_code(violation: &str) -> &'static str {
+pub(crate) fn schema_code(violation: &str) -> &'static str {
     if violation.contains("missing required field") {
         "MISSING_FIELD"
     } else {

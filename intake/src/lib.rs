@@ -278,37 +278,14 @@ impl Intake {
             }
             return Ok(Some(*own));
         }
-        if let Some(f) = &s.claimant.file_number {
-            if let Some(found) = self.engine.find_claimant(&caller.tenant, f).await? {
-                return Ok(Some(found));
-            }
-        } else if let (Some(family), Some(birth)) = (&s.claimant.family_name, s.claimant.birth_date)
+        if let Some(found) = self.matching_claimant(&caller.tenant, &s.claimant).await? {
+            return Ok(Some(found));
+        }
+        if s.claimant.file_number.is_none()
+            && s.claimant.family_name.is_some()
+            && s.claimant.birth_date.is_some()
         {
-            // Name and birth date, narrowed by postcode and given name when
-            // present; anything but exactly one candidate is no match.
-            let candidates: Vec<_> = self
-                .read
-                .claimants_matching(&caller.tenant, family.as_str(), birth)
-                .await?
-                .into_iter()
-                .filter(|c| {
-                    s.claimant
-                        .postcode
-                        .as_ref()
-                        .is_none_or(|p| projections::same_postcode(&c.postcode, p.as_str()))
-                })
-                .filter(|c| {
-                    s.claimant
-                        .given_name
-                        .as_ref()
-                        .is_none_or(|g| c.given_name.eq_ignore_ascii_case(g.as_str()))
-                })
-                .collect();
-            if candidates.len() == 1 {
-                return Ok(candidates
-                    .first()
-                    .map(|c| ClaimantId::from_uuid(c.claimant_id)));
-            }
+            // Named but not exactly one match: nobody is registered from it.
             return Ok(None);
         }
         // Staff at a counter or on the phone may register the person.
@@ -325,6 +302,43 @@ impl Intake {
             },
             _ => Ok(None),
         }
+    }
+
+    /// The registered claimant a reference names: by file number when it
+    /// has one; else by family name and birth date, narrowed by postcode
+    /// and given name when present, where anything but exactly one
+    /// candidate is no match. Reads only.
+    pub(crate) async fn matching_claimant(
+        &self,
+        tenant: &TenantId,
+        c: &contract::ClaimantRef,
+    ) -> Result<Option<ClaimantId>, IntakeError> {
+        if let Some(f) = &c.file_number {
+            return Ok(self.engine.find_claimant(tenant, f).await?);
+        }
+        let (Some(family), Some(birth)) = (&c.family_name, c.birth_date) else {
+            return Ok(None);
+        };
+        let candidates: Vec<_> = self
+            .read
+            .claimants_matching(tenant, family.as_str(), birth)
+            .await?
+            .into_iter()
+            .filter(|m| {
+                c.postcode
+                    .as_ref()
+                    .is_none_or(|p| projections::same_postcode(&m.postcode, p.as_str()))
+            })
+            .filter(|m| {
+                c.given_name
+                    .as_ref()
+                    .is_none_or(|g| m.given_name.eq_ignore_ascii_case(g.as_str()))
+            })
+            .collect();
+        Ok(match candidates.as_slice() {
+            [one] => Some(ClaimantId::from_uuid(one.claimant_id)),
+            _ => None,
+        })
     }
 
     /// Representatives must hold the claimant's power of attorney;

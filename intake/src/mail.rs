@@ -8,13 +8,17 @@
 //! recorded documents are answered from the record, and unrecorded ones are
 //! filed again under the same idempotency keys.
 
-use crate::contract::{ClaimantRef, DocumentRef, Kind, RawClaimant, RawDocument, Submission};
+use crate::contract::{
+    schema_code, ClaimantRef, DocumentRef, Kind, RawClaimant, RawDocument, Submission,
+};
 use crate::{Caller, CallerKind, Filed, Intake, IntakeError};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::{BenefitType, Channel, ClaimantId, ExternalId, FileNumber, Submitter, TenantId, Text};
+use futures_util::stream::{self, StreamExt, TryStreamExt};
 use projections::IntakeDocument;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::HashMap;
 use uuid::Uuid;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,74 +142,194 @@ fn default_kind(document_type: &str) -> Kind {
     }
 }
 
-impl Intake {
-    /// Turns one manifest entry into a submission, or a coded rejection.
-    fn entry_submission(
-        &self,
-        tenant: &TenantId,
-        batch_id: &str,
-        scanned_by: &domain::ActorId,
-        entry: &Value,
-    ) -> Result<Submission, IntakeError> {
-        if let Some(v) = self.contract.entry_violation(entry) {
-            let code = if v.contains("missing required field") {
-                "MISSING_FIELD"
-            } else {
-                "SCHEMA_VIOLATION"
-            };
-            return Err(IntakeError::new(code, v));
-        }
-        let raw: RawEntry = serde_json::from_value(entry.clone())
-            .map_err(|_| IntakeError::new("SCHEMA_VIOLATION", "entry does not match the schema"))?;
-        let document = DocumentRef::parse(&RawDocument {
-            document_id: raw.document_id.clone(),
-            document_type: raw.document_type.clone(),
-            page_count: raw.page_count,
-            checksum: raw.checksum.clone(),
-            storage_ref: raw.storage_ref.clone(),
-        })?;
-        if !self
-            .registry
-            .accepts_document_type(tenant, document.document_type.as_str())
-        {
-            return Err(IntakeError::new(
-                "UNKNOWN_DOCUMENT_TYPE",
-                format!("document type {} is not accepted", document.document_type),
-            ));
-        }
-        let kind = raw.kind.unwrap_or_else(|| default_kind(&raw.document_type));
-        if kind == Kind::NewClaim && (raw.benefit_type.is_none() || raw.contentions.is_empty()) {
-            return Err(IntakeError::new(
-                "MISSING_FIELD",
-                "a claim form needs benefitType and contentions",
-            ));
-        }
-        Ok(Submission {
-            channel: Channel::MailScan,
-            external_id: ExternalId::parse(&format!("{batch_id}/{}", raw.document_id))?,
-            received_at: raw.received_at,
-            submitted_by: Submitter::Staff(scanned_by.clone()),
-            claimant: ocr_claimant(&raw.ocr),
-            kind,
-            benefit: raw
-                .benefit_type
-                .as_deref()
-                .map(BenefitType::parse)
-                .transpose()?,
-            case_id: None,
-            contentions: raw
-                .contentions
-                .iter()
-                .map(|c| Text::parse("contentions", c))
-                .collect::<Result<_, _>>()?,
-            contention_id: None,
-            request_id: None,
-            reason: None,
-            summary: None,
-            documents: vec![document],
-        })
-    }
+/// A manifest as read: its batch id and each entry with what it decodes to.
+#[derive(Debug)]
+pub struct Manifest {
+    pub batch_id: String,
+    pub documents: Vec<ManifestDocument>,
+}
 
+/// One entry of a manifest.
+#[derive(Debug)]
+pub struct ManifestDocument {
+    /// The entry's `documentId`, or `#n` (1-based position) when it has none.
+    pub document_id: String,
+    pub checksum: String,
+    pub received_at: Option<DateTime<Utc>>,
+    /// The entry as sent, kept with its record (resolving unidentified mail
+    /// files it again).
+    pub entry: Value,
+    /// The submission it files, or why it cannot be filed.
+    pub submission: Result<Submission, IntakeError>,
+}
+
+/// Bytes of a batch manifest → its documents, each decoded to a submission
+/// or a coded rejection; or a coded refusal of the whole batch (not JSON,
+/// not a manifest). Touches no store, so it is what the fuzz target drives.
+pub fn decode_manifest(
+    contract: &crate::Contract,
+    registry: &crate::Registry,
+    tenant: &TenantId,
+    scanned_by: &domain::ActorId,
+    bytes: &[u8],
+) -> Result<Manifest, IntakeError> {
+    let manifest: Value = serde_json::from_slice(bytes)
+        .map_err(|_| IntakeError::new("MALFORMED_JSON", "the manifest is not JSON"))?;
+    if let Some(v) = contract.batch_violation(&manifest) {
+        return Err(IntakeError::new(schema_code(&v), v));
+    }
+    let batch_id = manifest["batchId"].as_str().unwrap_or_default().to_owned();
+    let entries = match manifest {
+        Value::Object(mut map) => match map.remove("documents") {
+            Some(Value::Array(entries)) => entries,
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
+    let documents = entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, entry)| ManifestDocument {
+            document_id: entry["documentId"]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("#{}", i + 1)),
+            checksum: entry["checksum"].as_str().unwrap_or_default().to_owned(),
+            received_at: entry["receivedAt"]
+                .as_str()
+                .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                .map(|d| d.with_timezone(&Utc)),
+            submission: entry_submission(contract, registry, tenant, &batch_id, scanned_by, &entry),
+            entry,
+        })
+        .collect();
+    Ok(Manifest {
+        batch_id,
+        documents,
+    })
+}
+
+/// Turns one manifest entry into a submission, or a coded rejection.
+fn entry_submission(
+    contract: &crate::Contract,
+    registry: &crate::Registry,
+    tenant: &TenantId,
+    batch_id: &str,
+    scanned_by: &domain::ActorId,
+    entry: &Value,
+) -> Result<Submission, IntakeError> {
+    if let Some(v) = contract.entry_violation(entry) {
+        return Err(IntakeError::new(schema_code(&v), v));
+    }
+    let raw: RawEntry = serde_json::from_value(entry.clone())
+        .map_err(|_| IntakeError::new("SCHEMA_VIOLATION", "entry does not match the schema"))?;
+    let document = DocumentRef::parse(&RawDocument {
+        document_id: raw.document_id.clone(),
+        document_type: raw.document_type.clone(),
+        page_count: raw.page_count,
+        checksum: raw.checksum.clone(),
+        storage_ref: raw.storage_ref.clone(),
+    })?;
+    if !registry.accepts_document_type(tenant, document.document_type.as_str()) {
+        return Err(IntakeError::new(
+            "UNKNOWN_DOCUMENT_TYPE",
+            format!("document type {} is not accepted", document.document_type),
+        ));
+    }
+    let kind = raw.kind.unwrap_or_else(|| default_kind(&raw.document_type));
+    if kind == Kind::NewClaim && (raw.benefit_type.is_none() || raw.contentions.is_empty()) {
+        return Err(IntakeError::new(
+            "MISSING_FIELD",
+            "a claim form needs benefitType and contentions",
+        ));
+    }
+    Ok(Submission {
+        channel: Channel::MailScan,
+        external_id: ExternalId::parse(&format!("{batch_id}/{}", raw.document_id))?,
+        received_at: raw.received_at,
+        submitted_by: Submitter::Staff(scanned_by.clone()),
+        claimant: ocr_claimant(&raw.ocr),
+        kind,
+        benefit: raw
+            .benefit_type
+            .as_deref()
+            .map(BenefitType::parse)
+            .transpose()?,
+        case_id: None,
+        contentions: raw
+            .contentions
+            .iter()
+            .map(|c| Text::parse("contentions", c))
+            .collect::<Result<_, _>>()?,
+        contention_id: None,
+        request_id: None,
+        reason: None,
+        summary: None,
+        documents: vec![document],
+    })
+}
+
+/// Documents of different claimants are filed this many at a time.
+const MAIL_CONCURRENCY: usize = 8;
+
+/// Splits a manifest into groups filed one after another, groups side by
+/// side. Documents about the same claimant stay together in manifest order
+/// (a claim form opens the case the evidence after it is attached to), as
+/// do documents under the same document id (the second is answered from the
+/// first's record); every other document is a group of its own. Each group
+/// lists indexes in manifest order.
+fn filing_groups(docs: &[ManifestDocument], claimants: &[Option<ClaimantId>]) -> Vec<Vec<usize>> {
+    let mut by_key: HashMap<String, usize> = HashMap::new();
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (i, doc) in docs.iter().enumerate() {
+        let keys = [
+            Some(format!("document:{}", doc.document_id)),
+            claimants
+                .get(i)
+                .copied()
+                .flatten()
+                .map(|c| format!("claimant:{c}")),
+        ];
+        // Every group this document touches, merged into the first.
+        let mut touched: Vec<usize> = keys
+            .iter()
+            .flatten()
+            .filter_map(|k| by_key.get(k).copied())
+            .collect();
+        touched.sort_unstable();
+        touched.dedup();
+        let target = match touched.first() {
+            Some(&first) => {
+                for &other in touched.iter().skip(1) {
+                    let moved = std::mem::take(&mut groups[other]);
+                    groups[first].extend(moved);
+                    for g in by_key.values_mut() {
+                        if *g == other {
+                            *g = first;
+                        }
+                    }
+                }
+                if touched.len() > 1 {
+                    groups[first].sort_unstable();
+                }
+                // The highest index so far: the group stays in manifest order.
+                groups[first].push(i);
+                first
+            }
+            None => {
+                groups.push(vec![i]);
+                groups.len() - 1
+            }
+        };
+        for key in keys.into_iter().flatten() {
+            by_key.insert(key, target);
+        }
+    }
+    groups.retain(|g| !g.is_empty());
+    groups
+}
+
+impl Intake {
     /// Files a batch manifest. `progress(done, total)` is called per document.
     pub async fn ingest_batch(
         &self,
@@ -219,36 +343,47 @@ impl Intake {
                 "citizens may not submit mail-scan batches",
             ));
         }
-        let manifest: Value = serde_json::from_slice(bytes)
-            .map_err(|_| IntakeError::new("MALFORMED_JSON", "the manifest is not JSON"))?;
-        if let Some(v) = self.contract.batch_violation(&manifest) {
-            let code = if v.contains("missing required field") {
-                "MISSING_FIELD"
-            } else {
-                "SCHEMA_VIOLATION"
-            };
-            return Err(IntakeError::new(code, v));
-        }
-        let batch_id = manifest["batchId"].as_str().unwrap_or_default().to_owned();
         // The submitter is who authenticated, not what the manifest claims.
-        let scanned_by = caller.actor.clone();
-        let entries = manifest["documents"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        let total = entries.len();
-        let mut results = Vec::with_capacity(total);
-        for (i, entry) in entries.iter().enumerate() {
-            let document_id = entry["documentId"]
-                .as_str()
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("#{}", i + 1));
-            results.push(
-                self.file_entry(caller, &batch_id, &scanned_by, &document_id, entry)
-                    .await?,
-            );
-            progress(i + 1, total);
+        let manifest = decode_manifest(
+            &self.contract,
+            &self.registry,
+            &caller.tenant,
+            &caller.actor,
+            bytes,
+        )?;
+        let total = manifest.documents.len();
+        let docs = &manifest.documents;
+        let batch_id = manifest.batch_id.as_str();
+        // Who each document is about, as filing will match it. Mail never
+        // registers anyone, so this does not depend on the filing order.
+        // (Futures are collected first: a stream built from closures over
+        // borrowed documents is not provably Send.)
+        let lookups: Vec<_> = docs
+            .iter()
+            .map(|doc| self.mail_claimant(caller, doc))
+            .collect();
+        let claimants: Vec<Option<ClaimantId>> = stream::iter(lookups)
+            .buffered(MAIL_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let mut results: Vec<Option<DocumentResult>> = vec![None; total];
+        let groups: Vec<_> = filing_groups(docs, &claimants)
+            .into_iter()
+            .map(|group| self.file_group(caller, batch_id, docs, group))
+            .collect();
+        let mut filing = stream::iter(groups).buffer_unordered(MAIL_CONCURRENCY);
+        let mut done = 0;
+        while let Some(filed) = filing.next().await {
+            for (i, result) in filed? {
+                if let Some(slot) = results.get_mut(i) {
+                    *slot = Some(result);
+                    done += 1;
+                }
+            }
+            progress(done, total);
         }
+        drop(filing);
+        let results: Vec<DocumentResult> = results.into_iter().flatten().collect();
         let count = |s: &str| results.iter().filter(|r| r.status == s).count();
         let (attached, unidentified, rejected) = (
             count("ATTACHED") + count("RESOLVED"),
@@ -256,7 +391,7 @@ impl Intake {
             count("REJECTED"),
         );
         Ok(BatchReport {
-            batch_id,
+            batch_id: manifest.batch_id.clone(),
             status: if rejected == 0 { "COMPLETE" } else { "PARTIAL" }.into(),
             attached,
             unidentified,
@@ -265,23 +400,50 @@ impl Intake {
         })
     }
 
+    /// The claimant a manifest document will be matched to, if any.
+    async fn mail_claimant(
+        &self,
+        caller: &Caller,
+        doc: &ManifestDocument,
+    ) -> Result<Option<ClaimantId>, IntakeError> {
+        match &doc.submission {
+            Ok(s) => self.matching_claimant(&caller.tenant, &s.claimant).await,
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Files one group's documents in order; (index, outcome) of each.
+    async fn file_group(
+        &self,
+        caller: &Caller,
+        batch_id: &str,
+        docs: &[ManifestDocument],
+        group: Vec<usize>,
+    ) -> Result<Vec<(usize, DocumentResult)>, IntakeError> {
+        let mut filed = Vec::with_capacity(group.len());
+        for i in group {
+            if let Some(doc) = docs.get(i) {
+                filed.push((i, self.file_entry(caller, batch_id, doc).await?));
+            }
+        }
+        Ok(filed)
+    }
+
     /// One document: answered from its record when already filed; else
     /// filed and recorded. Only an unavailable database aborts the batch.
     async fn file_entry(
         &self,
         caller: &Caller,
         batch_id: &str,
-        scanned_by: &domain::ActorId,
-        document_id: &str,
-        entry: &Value,
+        doc: &ManifestDocument,
     ) -> Result<DocumentResult, IntakeError> {
-        let checksum = entry["checksum"].as_str().unwrap_or_default();
+        let document_id = doc.document_id.as_str();
         if let Some(existing) = self
             .read
             .intake_document(&caller.tenant, "MAIL_SCAN", document_id)
             .await?
         {
-            if existing.checksum == checksum {
+            if existing.checksum == doc.checksum {
                 return Ok(result_of(&existing));
             }
             return Ok(rejected(
@@ -292,9 +454,9 @@ impl Intake {
                 ),
             ));
         }
-        let outcome = match self.entry_submission(&caller.tenant, batch_id, scanned_by, entry) {
-            Err(e) => Err(e),
-            Ok(s) => self.file(caller, &s, None).await,
+        let outcome = match &doc.submission {
+            Err(e) => Err(e.clone()),
+            Ok(s) => self.file(caller, s, None).await,
         };
         let (status, case_id, code, message) = match &outcome {
             Ok(Filed::Case { case_id, .. }) => ("ATTACHED", Some(*case_id), None, None),
@@ -307,24 +469,19 @@ impl Intake {
             Err(e) if TRANSIENT.contains(&e.code) => return Ok(rejected(document_id, e)),
             Err(e) => ("REJECTED", None, Some(e.code), Some(e.message.clone())),
         };
-        let received_at = entry["receivedAt"]
-            .as_str()
-            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-            .map(|d| d.with_timezone(&Utc))
-            .unwrap_or_else(Utc::now);
         let record = IntakeDocument {
             tenant: caller.tenant.to_string(),
             channel: "MAIL_SCAN".into(),
             batch_id: batch_id.to_owned(),
             document_id: document_id.to_owned(),
-            checksum: checksum.to_owned(),
+            checksum: doc.checksum.clone(),
             status: status.into(),
             error_code: code.map(str::to_owned),
             error_message: message,
             case_id,
-            received_at,
+            received_at: doc.received_at.unwrap_or_else(Utc::now),
             recorded_at: Utc::now(),
-            entry: entry.to_string(),
+            entry: doc.entry.to_string(),
         };
         self.read.record_intake_document(&record).await?;
         Ok(result_of(&record))
@@ -374,8 +531,14 @@ impl Intake {
         let entry: Value = serde_json::from_str(&doc.entry)
             .map_err(|_| IntakeError::new("INTERNAL", "stored entry unreadable"))?;
         let scanned_by = caller.actor.clone();
-        let mut submission =
-            self.entry_submission(&caller.tenant, &doc.batch_id, &scanned_by, &entry)?;
+        let mut submission = entry_submission(
+            &self.contract,
+            &self.registry,
+            &caller.tenant,
+            &doc.batch_id,
+            &scanned_by,
+            &entry,
+        )?;
         submission.case_id = case;
         let (state, _) = self.engine.load_claimant(&caller.tenant, claimant).await?;
         if state.record().is_none() {
@@ -420,5 +583,48 @@ impl Intake {
             .iter()
             .map(result_of)
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(id: &str) -> ManifestDocument {
+        ManifestDocument {
+            document_id: id.to_owned(),
+            checksum: String::new(),
+            received_at: None,
+            entry: Value::Null,
+            submission: Err(IntakeError::new("MISSING_FIELD", "test")),
+        }
+    }
+
+    #[test]
+    fn documents_of_one_claimant_or_one_id_are_filed_in_order_together() {
+        let a = Some(ClaimantId::from_uuid(Uuid::from_u128(1)));
+        let b = Some(ClaimantId::from_uuid(Uuid::from_u128(2)));
+        let docs: Vec<_> = ["d0", "d1", "d2", "d3", "d1", "d5", "d6"]
+            .iter()
+            .map(|id| doc(id))
+            .collect();
+        // d0 a, d1 b, d2 none, d3 a, d1 again (no match) -> with d1's group,
+        // d5 none, d6 b.
+        let claimants = [a, b, None, a, None, None, b];
+        let groups = filing_groups(&docs, &claimants);
+        assert_eq!(
+            groups,
+            vec![vec![0, 3], vec![1, 4, 6], vec![2], vec![5]],
+            "same claimant or same document id: one group, manifest order"
+        );
+    }
+
+    #[test]
+    fn a_document_linking_two_groups_merges_them_in_manifest_order() {
+        let a = Some(ClaimantId::from_uuid(Uuid::from_u128(1)));
+        let docs: Vec<_> = ["x", "y", "x"].iter().map(|id| doc(id)).collect();
+        // y is about a; the second x is about a too: x, y and x are one group.
+        let claimants = [None, a, a];
+        assert_eq!(filing_groups(&docs, &claimants), vec![vec![0, 1, 2]]);
     }
 }

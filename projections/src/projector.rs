@@ -3,7 +3,7 @@
 use crate::db::{file_number_hash, on_db, ReadDb, ReadError};
 use crate::view::{CaseView, ClaimantView, EventInfo};
 use domain::FileNumber;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use store::codec;
@@ -24,6 +24,8 @@ const BATCH: u32 = 500;
 /// A rebuild folds bigger batches: each stream's document is read, folded
 /// and written once per batch, and a replay has no reader waiting on it.
 const REBUILD_BATCH: u32 = 10_000;
+/// A rebuild writes what it folded once this many documents are in memory.
+const REBUILD_FLUSH_ROWS: usize = 20_000;
 const NAME: &str = "read-models";
 
 /// Keeps the read models of one generation (the active one, or the one a
@@ -212,24 +214,52 @@ impl Projector {
     /// Replays the whole log into a fresh generation while the live one
     /// keeps serving, then switches over in one transaction. `progress` is
     /// called with (events applied so far, events in the log).
+    ///
+    /// The replay keeps the documents it folds in memory and writes them,
+    /// many rows per statement, with the checkpoint, every
+    /// [`REBUILD_FLUSH_ROWS`] documents: a stream is read back only if it
+    /// reappears after its document was flushed.
     pub async fn rebuild(&self, mut progress: impl FnMut(u64, u64)) -> Result<i64, ReadError> {
         let live = self.db.generation().await?;
         let next = self.db.begin_generation(live).await?;
         let total = self.db.event_count().await?;
         let mut done = 0u64;
+        let mut folded = Folded::default();
+        let mut from = self.db.checkpoint(next).await?;
+        let mut to = from;
         loop {
-            match self.step_sized(next, REBUILD_BATCH).await? {
-                Outcome::Applied(0) => break,
-                Outcome::Applied(n) => {
-                    done += n as u64;
-                    progress(done, total.max(done));
-                }
-                Outcome::Lost => {
-                    return Err(ReadError::Db(sqlx::Error::Protocol(
-                        "another rebuild is running".into(),
-                    )))
-                }
+            let events = self.log.read_feed(to, REBUILD_BATCH).await?;
+            let Some(last) = events.last() else { break };
+            to = last.cursor();
+            for batch in group(&events, StreamKind::Case) {
+                self.fold_cached(
+                    next,
+                    &batch,
+                    &mut folded.cases,
+                    &folded.flushed_cases,
+                    fold_case,
+                )
+                .await?;
             }
+            for batch in group(&events, StreamKind::Claimant) {
+                self.fold_cached(
+                    next,
+                    &batch,
+                    &mut folded.claimants,
+                    &folded.flushed_claimants,
+                    fold_claimant,
+                )
+                .await?;
+            }
+            done += events.len() as u64;
+            if folded.cases.len() + folded.claimants.len() >= REBUILD_FLUSH_ROWS {
+                self.flush_folded(next, (from, to), &mut folded).await?;
+                from = to;
+            }
+            progress(done, total.max(done));
+        }
+        if from != to {
+            self.flush_folded(next, (from, to), &mut folded).await?;
         }
         // Catch up what arrived meanwhile, then switch.
         loop {
@@ -242,10 +272,79 @@ impl Projector {
         self.db.drop_generations_below(next).await?;
         Ok(next)
     }
+
+    /// Folds one stream's events of a rebuild batch into its document in
+    /// memory (read back from the new generation if an earlier flush wrote it).
+    async fn fold_cached<V: serde::de::DeserializeOwned>(
+        &self,
+        generation: i64,
+        batch: &StreamBatch<'_>,
+        cache: &mut HashMap<(String, Uuid), V>,
+        flushed: &HashSet<(String, Uuid)>,
+        fold: fn(Option<V>, &StreamBatch<'_>) -> Result<Option<V>, ReadError>,
+    ) -> Result<(), ReadError> {
+        let key = (batch.tenant.to_owned(), batch.stream_id);
+        let current = match cache.remove(&key) {
+            Some(view) => Some(view),
+            None if flushed.contains(&key) => {
+                self.db
+                    .stored_view(generation, batch.kind, batch.tenant, batch.stream_id)
+                    .await?
+            }
+            None => None,
+        };
+        if let Some(view) = fold(current, batch)? {
+            cache.insert(key, view);
+        }
+        Ok(())
+    }
+
+    async fn flush_folded(
+        &self,
+        generation: i64,
+        span: (FeedCursor, FeedCursor),
+        folded: &mut Folded,
+    ) -> Result<(), ReadError> {
+        let cases: Vec<((String, Uuid), CaseView)> = folded.cases.drain().collect();
+        let claimants: Vec<((String, Uuid), ClaimantView)> = folded.claimants.drain().collect();
+        let case_rows: Vec<(&str, &CaseView)> =
+            cases.iter().map(|((t, _), v)| (t.as_str(), v)).collect();
+        let claimant_rows: Vec<(&str, &ClaimantView)> = claimants
+            .iter()
+            .map(|((t, _), v)| (t.as_str(), v))
+            .collect();
+        if !self
+            .db
+            .write_folded(generation, span, &case_rows, &claimant_rows)
+            .await?
+        {
+            return Err(ReadError::Db(sqlx::Error::Protocol(
+                "another rebuild is running".into(),
+            )));
+        }
+        folded
+            .flushed_cases
+            .extend(cases.into_iter().map(|(key, _)| key));
+        folded
+            .flushed_claimants
+            .extend(claimants.into_iter().map(|(key, _)| key));
+        Ok(())
+    }
+}
+
+/// Documents a rebuild has folded and not yet written.
+#[derive(Default)]
+struct Folded {
+    cases: HashMap<(String, Uuid), CaseView>,
+    claimants: HashMap<(String, Uuid), ClaimantView>,
+    /// Streams whose documents are already in the new generation.
+    flushed_cases: HashSet<(String, Uuid)>,
+    flushed_claimants: HashSet<(String, Uuid)>,
 }
 
 /// Events of one stream within a batch.
 struct StreamBatch<'a> {
+    kind: StreamKind,
     tenant: &'a str,
     stream_id: Uuid,
     events: Vec<&'a RecordedEvent>,
@@ -262,6 +361,7 @@ fn group(events: &[RecordedEvent], kind: StreamKind) -> Vec<StreamBatch<'_>> {
         .map(|((tenant, stream_id), mut events)| {
             events.sort_by_key(|e| e.version);
             StreamBatch {
+                kind,
                 tenant,
                 stream_id,
                 events,
@@ -315,6 +415,149 @@ fn fold_claimant(
     Ok(view)
 }
 
+/// Rows per multi-row INSERT: 18 columns × 500 stays far below both
+/// databases' limits on bound parameters.
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// `($1, …, $n), ($n+1, …)`: `rows` tuples of `columns` placeholders.
+fn placeholders(rows: usize, columns: usize) -> String {
+    let mut out = String::with_capacity(rows * columns * 5);
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for c in 0..columns {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&(r * columns + c + 1).to_string());
+        }
+        out.push(')');
+    }
+    out
+}
+
+const CASE_INSERT: &str = "INSERT INTO rm_cases (generation, tenant_id, case_id, claimant_id, version, status, phase, assignee, \
+     team, phase_entered_at, awaiting_approval, proposer, overdue_count, closed, claim_date, updated_at, view, \
+     next_due) VALUES ";
+const CASE_UPSERT: &str = " ON CONFLICT (generation, tenant_id, case_id) DO UPDATE SET \
+     version = excluded.version, status = excluded.status, phase = excluded.phase, \
+     assignee = excluded.assignee, team = excluded.team, phase_entered_at = excluded.phase_entered_at, \
+     awaiting_approval = excluded.awaiting_approval, proposer = excluded.proposer, \
+     overdue_count = excluded.overdue_count, closed = excluded.closed, claim_date = excluded.claim_date, \
+     updated_at = excluded.updated_at, view = excluded.view, next_due = excluded.next_due \
+     WHERE rm_cases.version < excluded.version";
+const CLAIMANT_INSERT: &str = "INSERT INTO rm_claimants (generation, tenant_id, claimant_id, version, file_number_hash, view, match_key) VALUES ";
+const CLAIMANT_UPSERT: &str = " ON CONFLICT (generation, tenant_id, claimant_id) DO UPDATE SET \
+     version = excluded.version, file_number_hash = excluded.file_number_hash, view = excluded.view, \
+     match_key = excluded.match_key \
+     WHERE rm_claimants.version < excluded.version";
+
+/// `SELECT <column>` of one stream's row in a generation.
+fn row_query(kind: StreamKind, column: &str) -> String {
+    let (table, id) = match kind {
+        StreamKind::Case => ("rm_cases", "case_id"),
+        StreamKind::Claimant => ("rm_claimants", "claimant_id"),
+    };
+    format!("SELECT {column} FROM {table} WHERE generation = $1 AND tenant_id = $2 AND {id} = $3")
+}
+
+/// Compare-and-set of the feed checkpoint inside a transaction: true when
+/// it was at `from` and now is at `to`.
+macro_rules! advance_checkpoint {
+    ($tx:ident, $sql:ident, $generation:expr, $from:expr, $to:expr) => {
+        sqlx::query(&$sql(
+            "UPDATE rm_checkpoints SET tx = $1, position = $2 \
+             WHERE projector = $3 AND generation = $4 AND tx = $5 AND position = $6",
+        ))
+        .bind($to.tx)
+        .bind($to.position)
+        .bind(NAME)
+        .bind($generation)
+        .bind($from.tx)
+        .bind($from.position)
+        .execute(&mut *$tx)
+        .await?
+        .rows_affected()
+            == 1
+    };
+}
+
+/// Upserts case rows, many per statement; a row only moves forward.
+macro_rules! write_cases {
+    ($tx:ident, $sql:ident, $generation:expr, $rows:expr) => {
+        for chunk in $rows.chunks(ROWS_PER_STATEMENT) {
+            let docs = chunk
+                .iter()
+                .map(|(_, view)| serde_json::to_string(view))
+                .collect::<Result<Vec<_>, _>>()?;
+            let statement = $sql(&format!(
+                "{CASE_INSERT}{}{CASE_UPSERT}",
+                placeholders(chunk.len(), 18)
+            ));
+            let mut query = sqlx::query(&statement);
+            for ((tenant, view), doc) in chunk.iter().zip(docs) {
+                query = query
+                    .bind($generation)
+                    .bind(*tenant)
+                    .bind(view.case_id)
+                    .bind(view.claimant_id)
+                    .bind(view.version as i64)
+                    .bind(&view.status)
+                    .bind(&view.phase)
+                    .bind(&view.assignee)
+                    .bind(&view.team)
+                    .bind(view.phase_entered_at)
+                    .bind(view.awaiting_approval())
+                    .bind(view.decision.as_ref().map(|d| d.proposer.clone()))
+                    .bind(view.overdue_count() as i64)
+                    .bind(view.is_closed())
+                    .bind(view.claim_date)
+                    .bind(view.updated_at)
+                    .bind(doc)
+                    .bind(view.next_due());
+            }
+            query.execute(&mut *$tx).await?;
+        }
+    };
+}
+
+/// Upserts claimant rows, many per statement; a row only moves forward.
+macro_rules! write_claimants {
+    ($tx:ident, $sql:ident, $generation:expr, $rows:expr) => {
+        for chunk in $rows.chunks(ROWS_PER_STATEMENT) {
+            let docs = chunk
+                .iter()
+                .map(|(_, view)| serde_json::to_string(view))
+                .collect::<Result<Vec<_>, _>>()?;
+            let statement = $sql(&format!(
+                "{CLAIMANT_INSERT}{}{CLAIMANT_UPSERT}",
+                placeholders(chunk.len(), 7)
+            ));
+            let mut query = sqlx::query(&statement);
+            for ((tenant, view), doc) in chunk.iter().zip(docs) {
+                let hash = FileNumber::parse(&view.file_number)
+                    .map(|f| file_number_hash(&f))
+                    .unwrap_or_default();
+                query = query
+                    .bind($generation)
+                    .bind(*tenant)
+                    .bind(view.claimant_id)
+                    .bind(view.version as i64)
+                    .bind(hash)
+                    .bind(doc)
+                    .bind(crate::identity_match_key(
+                        &view.family_name,
+                        view.birth_date,
+                    ));
+            }
+            query.execute(&mut *$tx).await?;
+        }
+    };
+}
+
 impl ReadDb {
     pub async fn checkpoint(&self, generation: i64) -> Result<FeedCursor, ReadError> {
         on_db!(self, write, pool, sql => {
@@ -352,24 +595,12 @@ impl ReadDb {
             // Compare-and-set first: a concurrent instance blocks here and
             // then finds the checkpoint moved.
             if let Some((from, to)) = advance {
-                let moved = sqlx::query(&sql(
-                    "UPDATE rm_checkpoints SET tx = $1, position = $2 \
-                     WHERE projector = $3 AND generation = $4 AND tx = $5 AND position = $6",
-                ))
-                .bind(to.tx)
-                .bind(to.position)
-                .bind(NAME)
-                .bind(generation)
-                .bind(from.tx)
-                .bind(from.position)
-                .execute(&mut *tx)
-                .await?;
-                if moved.rows_affected() != 1 {
+                if !advance_checkpoint!(tx, sql, generation, from, to) {
                     tx.rollback().await?;
                     return Ok(None);
                 }
             }
-            let mut changed = Vec::new();
+            let mut case_rows = Vec::with_capacity(cases.len());
             for batch in &cases {
                 let current: Option<String> = sqlx::query_scalar(&sql(
                     "SELECT view FROM rm_cases WHERE generation = $1 AND tenant_id = $2 AND case_id = $3",
@@ -385,46 +616,9 @@ impl ReadDb {
                 if Some(view.version) == before {
                     continue;
                 }
-                sqlx::query(&sql(
-                    "INSERT INTO rm_cases (generation, tenant_id, case_id, claimant_id, version, status, phase, assignee, \
-                     team, phase_entered_at, awaiting_approval, proposer, overdue_count, closed, claim_date, updated_at, view, \
-                     next_due) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
-                     ON CONFLICT (generation, tenant_id, case_id) DO UPDATE SET \
-                     version = excluded.version, status = excluded.status, phase = excluded.phase, \
-                     assignee = excluded.assignee, team = excluded.team, phase_entered_at = excluded.phase_entered_at, \
-                     awaiting_approval = excluded.awaiting_approval, proposer = excluded.proposer, \
-                     overdue_count = excluded.overdue_count, closed = excluded.closed, claim_date = excluded.claim_date, \
-                     updated_at = excluded.updated_at, view = excluded.view, next_due = excluded.next_due \
-                     WHERE rm_cases.version < excluded.version",
-                ))
-                .bind(generation)
-                .bind(batch.tenant)
-                .bind(view.case_id)
-                .bind(view.claimant_id)
-                .bind(view.version as i64)
-                .bind(&view.status)
-                .bind(&view.phase)
-                .bind(&view.assignee)
-                .bind(&view.team)
-                .bind(view.phase_entered_at)
-                .bind(view.awaiting_approval())
-                .bind(view.decision.as_ref().map(|d| d.proposer.clone()))
-                .bind(view.overdue_count() as i64)
-                .bind(view.is_closed())
-                .bind(view.claim_date)
-                .bind(view.updated_at)
-                .bind(serde_json::to_string(&view)?)
-                .bind(view.next_due())
-                .execute(&mut *tx)
-                .await?;
-                changed.push(CaseChanged {
-                    tenant: batch.tenant.to_owned(),
-                    case_id: view.case_id,
-                    claimant_id: view.claimant_id,
-                    version: view.version,
-                });
+                case_rows.push((batch.tenant, view));
             }
+            let mut claimant_rows = Vec::with_capacity(claimants.len());
             for batch in &claimants {
                 let current: Option<String> = sqlx::query_scalar(&sql(
                     "SELECT view FROM rm_claimants WHERE generation = $1 AND tenant_id = $2 AND claimant_id = $3",
@@ -436,29 +630,66 @@ impl ReadDb {
                 .await?;
                 let current = current.map(|d| serde_json::from_str::<ClaimantView>(&d)).transpose()?;
                 let Some(view) = fold_claimant(current, batch)? else { continue };
-                let hash = FileNumber::parse(&view.file_number)
-                    .map(|f| file_number_hash(&f))
-                    .unwrap_or_default();
-                sqlx::query(&sql(
-                    "INSERT INTO rm_claimants (generation, tenant_id, claimant_id, version, file_number_hash, view, match_key) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                     ON CONFLICT (generation, tenant_id, claimant_id) DO UPDATE SET \
-                     version = excluded.version, file_number_hash = excluded.file_number_hash, view = excluded.view, \
-                     match_key = excluded.match_key \
-                     WHERE rm_claimants.version < excluded.version",
-                ))
-                .bind(generation)
-                .bind(batch.tenant)
-                .bind(view.claimant_id)
-                .bind(view.version as i64)
-                .bind(hash)
-                .bind(serde_json::to_string(&view)?)
-                .bind(crate::identity_match_key(&view.family_name, view.birth_date))
-                .execute(&mut *tx)
-                .await?;
+                claimant_rows.push((batch.tenant, view));
             }
+            write_cases!(tx, sql, generation, &case_rows);
+            write_claimants!(tx, sql, generation, &claimant_rows);
             tx.commit().await?;
-            Ok(Some(changed))
+            Ok(Some(
+                case_rows
+                    .iter()
+                    .map(|(tenant, view)| CaseChanged {
+                        tenant: (*tenant).to_owned(),
+                        case_id: view.case_id,
+                        claimant_id: view.claimant_id,
+                        version: view.version,
+                    })
+                    .collect(),
+            ))
+        })
+    }
+
+    /// A document of the generation being rebuilt, written by an earlier
+    /// flush of the rebuild.
+    async fn stored_view<V: serde::de::DeserializeOwned>(
+        &self,
+        generation: i64,
+        kind: StreamKind,
+        tenant: &str,
+        stream_id: Uuid,
+    ) -> Result<Option<V>, ReadError> {
+        let query = row_query(kind, "view");
+        let view: Option<String> = on_db!(self, write, pool, sql => {
+            sqlx::query_scalar(&sql(&query))
+                .bind(generation)
+                .bind(tenant)
+                .bind(stream_id)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(view.map(|v| serde_json::from_str(&v)).transpose()?)
+    }
+
+    /// Writes what a rebuild folded since its last flush, and moves the
+    /// checkpoint over those events, in one transaction. False when the
+    /// checkpoint had moved (another rebuild of the same generation).
+    async fn write_folded(
+        &self,
+        generation: i64,
+        (from, to): (FeedCursor, FeedCursor),
+        cases: &[(&str, &CaseView)],
+        claimants: &[(&str, &ClaimantView)],
+    ) -> Result<bool, ReadError> {
+        on_db!(self, write, pool, sql => {
+            let mut tx = pool.begin().await?;
+            if !advance_checkpoint!(tx, sql, generation, from, to) {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            write_cases!(tx, sql, generation, cases);
+            write_claimants!(tx, sql, generation, claimants);
+            tx.commit().await?;
+            Ok(true)
         })
     }
 
@@ -470,16 +701,9 @@ impl ReadDb {
         tenant: &str,
         stream_id: Uuid,
     ) -> Result<Option<u64>, ReadError> {
-        let query = match kind {
-            StreamKind::Case => {
-                "SELECT version FROM rm_cases WHERE generation = $1 AND tenant_id = $2 AND case_id = $3"
-            }
-            StreamKind::Claimant => {
-                "SELECT version FROM rm_claimants WHERE generation = $1 AND tenant_id = $2 AND claimant_id = $3"
-            }
-        };
+        let query = row_query(kind, "version");
         let v: Option<i64> = on_db!(self, write, pool, sql => {
-            sqlx::query_scalar(&sql(query))
+            sqlx::query_scalar(&sql(&query))
                 .bind(generation)
                 .bind(tenant)
                 .bind(stream_id)

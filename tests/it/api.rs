@@ -623,6 +623,9 @@ async fn authentication_and_limits_are_enforced() {
             .is_some_and(|m| m.contains("nested too deep") || m.contains("depth")),
         "{r}"
     );
+    assert_eq!(error_code(&r), Some("GRAPHQL_VALIDATION_FAILED"), "{r}");
+    let r = w.gql(Some(&s.citizen), "{ noSuchField }", json!({})).await;
+    assert_eq!(error_code(&r), Some("GRAPHQL_VALIDATION_FAILED"), "{r}");
     let r = w
         .gql(
             Some(&s.citizen),
@@ -632,7 +635,17 @@ async fn authentication_and_limits_are_enforced() {
         .await;
     assert_eq!(error_code(&r), Some("BAD_USER_INPUT"));
     let r = w.gql(Some(&s.citizen), "{ claim(id: ", json!({})).await;
-    assert!(r["errors"].is_array(), "syntax errors are reported: {r}");
+    assert_eq!(error_code(&r), Some("GRAPHQL_PARSE_FAILED"), "{r}");
+    // A body that is not a GraphQL request: 400 with a coded error.
+    for body in ["{\"query\": ", "[1, 2]", "{\"query\": 7}"] {
+        let (status, r) = w.post("/graphql", &s.citizen, body).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(error_code(&r), Some("BAD_REQUEST"), "{body}: {r}");
+    }
+    // No query at all is an empty document: a parse error, coded.
+    let (status, r) = w.post("/graphql", &s.citizen, "{\"variables\": {}}").await;
+    assert_eq!(status, 200);
+    assert_eq!(error_code(&r), Some("GRAPHQL_PARSE_FAILED"), "{r}");
     let r = w
         .gql(Some(&s.citizen), "mutation { submitClaim(idempotencyKey: \"k\", input: { benefitType: \"nope\", contentions: [\"x\"] }) { version } }", json!({}))
         .await;

@@ -7,6 +7,7 @@ mod cli;
 mod concurrency;
 mod engine_flows;
 mod feed;
+mod fuzz_inputs;
 mod generator;
 mod hardening;
 mod intake;
