@@ -92,12 +92,20 @@ pub fn mail_manifest(data: &[u8]) {
     match intake::mail::decode_manifest(contract(), &registry, &demo_tenant(), &scanner, data) {
         Err(e) => assert_code(e.code, "manifest"),
         Ok(manifest) => {
-            let mut ids = std::collections::HashSet::new();
             for (i, doc) in manifest.documents.iter().enumerate() {
-                assert!(!doc.document_id.is_empty(), "manifest: entry {i} has no id");
-                // Documents without an id are named by position, which no
-                // real id of the schema can collide with.
-                ids.insert(doc.document_id.clone());
+                // Every entry can be named in the batch report; one without
+                // an id of its own is named by position and never accepted.
+                assert!(
+                    !doc.document_id.trim().is_empty(),
+                    "manifest: entry {i} has no id"
+                );
+                if !doc.identified {
+                    assert_eq!(doc.document_id, format!("#{}", i + 1));
+                    assert!(
+                        doc.submission.is_err(),
+                        "manifest: entry {i} accepted without an id"
+                    );
+                }
                 match &doc.submission {
                     Err(e) => assert_code(e.code, "manifest entry"),
                     Ok(s) => {

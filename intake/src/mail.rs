@@ -152,8 +152,13 @@ pub struct Manifest {
 /// One entry of a manifest.
 #[derive(Debug)]
 pub struct ManifestDocument {
-    /// The entry's `documentId`, or `#n` (1-based position) when it has none.
+    /// The entry's `documentId`, or `#n` (1-based position) when it has
+    /// none (absent, not a string, or blank).
     pub document_id: String,
+    /// Whether `document_id` came from the entry. An entry without one is
+    /// refused and answered, never recorded: a position is no identity, and
+    /// the next batch's `#1` is another letter.
+    pub identified: bool,
     pub checksum: String,
     pub received_at: Option<DateTime<Utc>>,
     /// The entry as sent, kept with its record (resolving unidentified mail
@@ -189,18 +194,32 @@ pub fn decode_manifest(
     let documents = entries
         .into_iter()
         .enumerate()
-        .map(|(i, entry)| ManifestDocument {
-            document_id: entry["documentId"]
+        .map(|(i, entry)| {
+            let id = entry["documentId"]
                 .as_str()
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("#{}", i + 1)),
-            checksum: entry["checksum"].as_str().unwrap_or_default().to_owned(),
-            received_at: entry["receivedAt"]
-                .as_str()
-                .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-                .map(|d| d.with_timezone(&Utc)),
-            submission: entry_submission(contract, registry, tenant, &batch_id, scanned_by, &entry),
-            entry,
+                .filter(|id| !id.trim().is_empty())
+                .map(str::to_owned);
+            let submission = match (
+                &id,
+                entry_submission(contract, registry, tenant, &batch_id, scanned_by, &entry),
+            ) {
+                (None, Ok(_)) => Err(IntakeError::new(
+                    "MISSING_FIELD",
+                    "documentId must not be blank",
+                )),
+                (_, decoded) => decoded,
+            };
+            ManifestDocument {
+                identified: id.is_some(),
+                document_id: id.unwrap_or_else(|| format!("#{}", i + 1)),
+                checksum: entry["checksum"].as_str().unwrap_or_default().to_owned(),
+                received_at: entry["receivedAt"]
+                    .as_str()
+                    .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                    .map(|d| d.with_timezone(&Utc)),
+                submission,
+                entry,
+            }
         })
         .collect();
     Ok(Manifest {
@@ -438,6 +457,9 @@ impl Intake {
         doc: &ManifestDocument,
     ) -> Result<DocumentResult, IntakeError> {
         let document_id = doc.document_id.as_str();
+        if let (false, Err(refusal)) = (doc.identified, &doc.submission) {
+            return Ok(rejected(document_id, refusal));
+        }
         if let Some(existing) = self
             .read
             .intake_document(&caller.tenant, "MAIL_SCAN", document_id)
@@ -593,6 +615,7 @@ mod tests {
     fn doc(id: &str) -> ManifestDocument {
         ManifestDocument {
             document_id: id.to_owned(),
+            identified: true,
             checksum: String::new(),
             received_at: None,
             entry: Value::Null,

@@ -270,6 +270,28 @@ async fn mail_batch_files_each_document(backend: Backend) {
         r["documents"][0]["errorCode"], "DUPLICATE_DOCUMENT_ID",
         "{r}"
     );
+    // Entries without a usable id are named by position, refused, and not
+    // recorded: the next batch's blank entries are not "duplicates" of them.
+    for batch in ["b-79", "b-80"] {
+        let mut blank = doc("x", "EVIDENCE", 1, alex_ocr());
+        blank["documentId"] = json!(" ");
+        let mut missing = doc("x", "EVIDENCE", 1, alex_ocr());
+        missing.as_object_mut().unwrap().remove("documentId");
+        let (status, r) = w
+            .post(
+                "/intake/mail-batches",
+                &mailroom,
+                json!({"schemaVersion": 1, "batchId": batch, "documents": [blank, missing]})
+                    .to_string(),
+            )
+            .await;
+        assert_eq!(status, 200, "{r}");
+        for (i, d) in r["documents"].as_array().unwrap().iter().enumerate() {
+            assert_eq!(d["documentId"], format!("#{}", i + 1), "{r}");
+            assert_eq!(d["status"], "REJECTED", "{r}");
+            assert_eq!(d["errorCode"], "MISSING_FIELD", "{r}");
+        }
+    }
     // The recorded results can be read back.
     let (status, _) = w
         .post("/intake/mail-batches", &s.citizen, manifest.to_string())
