@@ -109,7 +109,10 @@ impl KafkaConfig {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
-            .set("isolation.level", "read_committed");
+            .set("isolation.level", "read_committed")
+            // Read models follow within milliseconds, not at the 500 ms
+            // default long-poll of a broker that answers only when it ends.
+            .set("fetch.wait.max.ms", "20");
         self.with_extra(c).create()
     }
 }

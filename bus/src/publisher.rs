@@ -263,7 +263,9 @@ impl Publisher {
                             backoff = Duration::from_millis(200);
                             metrics::gauge!("omnicase_publish_lag_events").set(0.0);
                             metrics::gauge!("omnicase_publish_lag_seconds").set(0.0);
-                            Duration::from_millis(100)
+                            // Caught up: look again soon (one indexed read
+                            // of the feed); the relay's share of the lag.
+                            Duration::from_millis(20)
                         }
                         Err(e) => {
                             tracing::warn!(code = e.code(), error = %e, "publishing paused; will retry");
