@@ -304,6 +304,19 @@ pub async fn api_world_with(
     }
 }
 
+/// Registers the integrator channel PARTNER_API for tenant alpha: it files
+/// NEW_CLAIM submissions, sent by the principal `partner-api`.
+pub fn register_partner_channel(s: &mut services::config::Settings) {
+    let tenant = s.tenants.get_mut("alpha").unwrap();
+    tenant.channels.insert(
+        "PARTNER_API".into(),
+        services::config::RawChannel {
+            kinds: vec!["NEW_CLAIM".into()],
+            principals: vec!["partner-api".into()],
+        },
+    );
+}
+
 impl ApiWorld {
     pub fn token(
         &self,

@@ -81,15 +81,19 @@ pub fn submission(data: &[u8]) {
 
 /// A mail-scan batch manifest (HTTP upload, `omnicase ingest`, Kafka).
 pub fn mail_manifest(data: &[u8]) {
-    let mut registry = intake::Registry(Default::default());
-    registry
-        .0
-        .insert(demo_tenant(), intake::TenantIntake::default());
+    static REGISTRY: OnceLock<intake::Registry> = OnceLock::new();
+    let registry = REGISTRY.get_or_init(|| {
+        intake::Registry(
+            [(demo_tenant(), intake::TenantIntake::default())]
+                .into_iter()
+                .collect(),
+        )
+    });
     let scanner = match ActorId::parse("scanner-1") {
         Ok(a) => a,
         Err(e) => panic!("actor id: {e}"),
     };
-    match intake::mail::decode_manifest(contract(), &registry, &demo_tenant(), &scanner, data) {
+    match intake::mail::decode_manifest(contract(), registry, &demo_tenant(), &scanner, data) {
         Err(e) => assert_code(e.code, "manifest"),
         Ok(manifest) => {
             for (i, doc) in manifest.documents.iter().enumerate() {

@@ -219,7 +219,20 @@ impl Projector {
     /// many rows per statement, with the checkpoint, every
     /// [`REBUILD_FLUSH_ROWS`] documents: a stream is read back only if it
     /// reappears after its document was flushed.
-    pub async fn rebuild(&self, mut progress: impl FnMut(u64, u64)) -> Result<i64, ReadError> {
+    pub async fn rebuild(&self, progress: impl FnMut(u64, u64)) -> Result<i64, ReadError> {
+        self.rebuild_with(REBUILD_BATCH, REBUILD_FLUSH_ROWS, progress)
+            .await
+    }
+
+    /// [`rebuild`](Self::rebuild) reading `batch` events at a time and
+    /// writing once `flush_rows` documents are held (small values make a
+    /// test meet streams again after their documents were written).
+    pub async fn rebuild_with(
+        &self,
+        batch: u32,
+        flush_rows: usize,
+        mut progress: impl FnMut(u64, u64),
+    ) -> Result<i64, ReadError> {
         let live = self.db.generation().await?;
         let next = self.db.begin_generation(live).await?;
         let total = self.db.event_count().await?;
@@ -228,7 +241,7 @@ impl Projector {
         let mut from = self.db.checkpoint(next).await?;
         let mut to = from;
         loop {
-            let events = self.log.read_feed(to, REBUILD_BATCH).await?;
+            let events = self.log.read_feed(to, batch.max(1)).await?;
             let Some(last) = events.last() else { break };
             to = last.cursor();
             for batch in group(&events, StreamKind::Case) {
@@ -252,7 +265,7 @@ impl Projector {
                 .await?;
             }
             done += events.len() as u64;
-            if folded.cases.len() + folded.claimants.len() >= REBUILD_FLUSH_ROWS {
+            if folded.cases.len() + folded.claimants.len() >= flush_rows {
                 self.flush_folded(next, (from, to), &mut folded).await?;
                 from = to;
             }

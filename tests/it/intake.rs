@@ -40,17 +40,7 @@ fn alex_ocr() -> Value {
 /// A fifth channel registered in configuration files a claim; its rules
 /// (kinds, principals) are enforced; nothing in the core knows its name.
 async fn a_channel_registered_by_configuration_files_claims(backend: Backend) {
-    let w = api_world_with(backend, |s| {
-        let tenant = s.tenants.get_mut("alpha").unwrap();
-        tenant.channels.insert(
-            "PARTNER_API".into(),
-            services::config::RawChannel {
-                kinds: vec!["NEW_CLAIM".into()],
-                principals: vec!["partner-api".into()],
-            },
-        );
-    })
-    .await;
+    let w = api_world_with(backend, tests::register_partner_channel).await;
     seed(&w, "alpha", "123456789").await;
     let partner = w.token("alpha", "partner-api", &[Role::Integrator], None, false);
     let body = submission(

@@ -294,15 +294,10 @@ fn partner_claim(external_id: &str) -> String {
 }
 
 fn intake_world_settings(s: &mut services::config::Settings) {
-    let tenant = s.tenants.get_mut("alpha").unwrap();
-    tenant.channels.insert(
-        "PARTNER_API".into(),
-        services::config::RawChannel {
-            kinds: vec!["NEW_CLAIM".into()],
-            principals: vec!["partner-api".into()],
-        },
-    );
-    tenant.mail_scanners = vec!["scanner-1".into()];
+    tests::register_partner_channel(s);
+    if let Some(tenant) = s.tenants.get_mut("alpha") {
+        tenant.mail_scanners = vec!["scanner-1".into()];
+    }
     s.kafka.intake = vec![
         services::config::RawIntakeBinding {
             tenant: "alpha".into(),
