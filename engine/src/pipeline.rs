@@ -405,6 +405,20 @@ impl Engine {
             .ok_or(EngineError::Store(StoreError::IdempotencyKeyTaken))
     }
 
+    /// A refusal made on current state: the original result instead when
+    /// the command is a replay of one that went through.
+    async fn or_replay(
+        &self,
+        env: &Envelope,
+        fingerprint: &str,
+        refusal: EngineError,
+    ) -> Result<CommandResult, EngineError> {
+        match self.replay(env, fingerprint).await? {
+            Some(result) => Ok(result),
+            None => Err(refusal),
+        }
+    }
+
     fn idempotency(
         env: &Envelope,
         fingerprint: &str,
@@ -629,21 +643,42 @@ impl Engine {
         });
         let id = case_id.as_uuid();
         let _queued = self.locks.lock((&env.tenant, id)).await;
-        // One look-up, after queueing: it also sees a concurrent identical
-        // request that finished while this one waited (a replay waits for
-        // the stream's lock like any command; the hot path saves a round trip).
-        if let Some(result) = self.replay(env, &fingerprint).await? {
-            return Ok(result);
-        }
-        let (mut case, mut version) = self.load_case(&env.tenant, case_id).await?;
-        for attempt in 0..MAX_ATTEMPTS {
-            if env.expected_version.is_some_and(|v| v != version) {
-                return Err(EngineError::VersionConflict { current: version });
+        // The state this node holds is decided on without reading the log:
+        // the append is conditional on its version, so a state that fell
+        // behind (another node wrote) costs a read and a retry, never a lost
+        // update. Only a decision made on state just read, or one whose
+        // append went through, is final. A replay is recognised by its key:
+        // the append finds the record taken (or, for a refusal, a look-up
+        // finds it), so the hot path makes one round trip.
+        let (mut case, mut version, mut fresh) = match self.cases.get(&(env.tenant.clone(), id)) {
+            Some((case, version)) => (case, version, false),
+            None => {
+                let (case, version) = self.load_case(&env.tenant, case_id).await?;
+                (case, version, true)
             }
+        };
+        for attempt in 0..MAX_ATTEMPTS {
             let ctx = Self::ctx(env);
-            let command = self.with_estimate(env, &case, &command, ctx.now)?;
-            let events = case.decide(&command, &ctx)?;
-            let metadata = Self::metadata(env, command.name())?;
+            let decided = match env.expected_version {
+                Some(expected) if expected != version => {
+                    Err(EngineError::VersionConflict { current: version })
+                }
+                _ => self
+                    .with_estimate(env, &case, &command, ctx.now)
+                    .and_then(|c| Ok((case.decide(&c, &ctx)?, c))),
+            };
+            // A refusal, or "nothing to change", is only known on current state.
+            let settled = matches!(&decided, Ok((events, _)) if !events.is_empty());
+            if !fresh && !settled {
+                (case, version) = self.load_case(&env.tenant, case_id).await?;
+                fresh = true;
+                continue;
+            }
+            let (events, decided_command) = match decided {
+                Ok(decided) => decided,
+                Err(e) => return self.or_replay(env, &fingerprint, e).await,
+            };
+            let metadata = Self::metadata(env, decided_command.name())?;
             let new_version = version + events.len() as u64;
             let mut batch = AppendBatch {
                 recorded_at: Some(ctx.now),
@@ -676,6 +711,10 @@ impl Engine {
                 Ok(()) => return Ok(result),
                 Err(StoreError::IdempotencyKeyTaken) => {
                     return self.replay_after_race(env, &fingerprint).await
+                }
+                Err(StoreError::VersionConflict { .. }) if !fresh => {
+                    (case, version) = self.load_case(&env.tenant, case_id).await?;
+                    fresh = true;
                 }
                 Err(StoreError::VersionConflict {
                     stream_id, current, ..

@@ -473,6 +473,29 @@ impl Intake {
         resolved: Option<ClaimantId>,
         fingerprint: Option<String>,
     ) -> Result<Filed, IntakeError> {
+        self.filing(caller, s, resolved, fingerprint, None).await
+    }
+
+    /// As [`file`](Self::file) for a submission already matched to its
+    /// claimant by [`matching_claimant`](Self::matching_claimant) (mail
+    /// batches match every document before filing any).
+    pub(crate) async fn file_matched(
+        &self,
+        caller: &Caller,
+        s: &Submission,
+        matched: Option<ClaimantId>,
+    ) -> Result<Filed, IntakeError> {
+        self.filing(caller, s, None, None, Some(matched)).await
+    }
+
+    async fn filing(
+        &self,
+        caller: &Caller,
+        s: &Submission,
+        resolved: Option<ClaimantId>,
+        fingerprint: Option<String>,
+        matched: Option<Option<ClaimantId>>,
+    ) -> Result<Filed, IntakeError> {
         self.authorize(caller, s)?;
         // An agent's choice of claimant is part of what is filed.
         let fingerprint = match (fingerprint, resolved) {
@@ -500,9 +523,10 @@ impl Intake {
         } else {
             s
         };
-        let claimant = match resolved {
-            Some(c) => Some(c),
-            None => self.claimant(caller, &env, s).await?,
+        let claimant = match (resolved, matched) {
+            (Some(c), _) => Some(c),
+            (None, Some(matched)) => matched,
+            (None, None) => self.claimant(caller, &env, s).await?,
         };
         let Some(claimant) = claimant else {
             return match s.channel {

@@ -289,7 +289,7 @@ fn entry_submission(
 }
 
 /// Documents of different claimants are filed this many at a time.
-const MAIL_CONCURRENCY: usize = 8;
+const MAIL_CONCURRENCY: usize = 16;
 
 /// Splits a manifest into groups filed one after another, groups side by
 /// side. Documents about the same claimant stay together in manifest order
@@ -385,10 +385,28 @@ impl Intake {
             .buffered(MAIL_CONCURRENCY)
             .try_collect()
             .await?;
+        // What earlier filings of these documents recorded (a re-send, a
+        // resumed batch, or the same document id in another batch).
+        let ids: Vec<&str> = docs
+            .iter()
+            .filter(|d| d.identified)
+            .map(|d| d.document_id.as_str())
+            .collect();
+        let known: HashMap<String, IntakeDocument> = self
+            .read
+            .intake_documents(&caller.tenant, "MAIL_SCAN", &ids)
+            .await?
+            .into_iter()
+            .map(|d| (d.document_id.clone(), d))
+            .collect();
         let mut results: Vec<Option<DocumentResult>> = vec![None; total];
         let groups: Vec<_> = filing_groups(docs, &claimants)
             .into_iter()
-            .map(|group| self.file_group(caller, batch_id, docs, group))
+            .map(|group| {
+                let matched = group.iter().map(|&i| claimants.get(i).copied().flatten());
+                let group: Vec<_> = group.iter().copied().zip(matched).collect();
+                self.file_group(caller, batch_id, docs, group, &known)
+            })
             .collect();
         let mut filing = stream::iter(groups).buffer_unordered(MAIL_CONCURRENCY);
         let mut done = 0;
@@ -432,53 +450,65 @@ impl Intake {
     }
 
     /// Files one group's documents in order; (index, outcome) of each.
+    /// The outcomes are recorded together once the group is filed: a crash
+    /// before that loses no filing, since a re-sent document is filed again
+    /// under the same idempotency keys and gets the same answer.
     async fn file_group(
         &self,
         caller: &Caller,
         batch_id: &str,
         docs: &[ManifestDocument],
-        group: Vec<usize>,
+        group: Vec<(usize, Option<ClaimantId>)>,
+        known: &HashMap<String, IntakeDocument>,
     ) -> Result<Vec<(usize, DocumentResult)>, IntakeError> {
         let mut filed = Vec::with_capacity(group.len());
-        for i in group {
-            if let Some(doc) = docs.get(i) {
-                filed.push((i, self.file_entry(caller, batch_id, doc).await?));
-            }
+        let mut records: Vec<IntakeDocument> = Vec::new();
+        for (i, claimant) in group {
+            let Some(doc) = docs.get(i) else { continue };
+            // The same document id earlier in this group: its record.
+            let earlier = records
+                .iter()
+                .rev()
+                .find(|r| r.document_id == doc.document_id)
+                .or_else(|| known.get(&doc.document_id));
+            let (result, record) = self
+                .file_entry(caller, batch_id, doc, claimant, earlier)
+                .await?;
+            filed.push((i, result));
+            records.extend(record);
         }
+        self.read.record_intake_documents(&records).await?;
         Ok(filed)
     }
 
     /// One document: answered from its record when already filed; else
-    /// filed and recorded. Only an unavailable database aborts the batch.
+    /// filed, and returned with the record to keep. Only an unavailable
+    /// database aborts the batch.
     async fn file_entry(
         &self,
         caller: &Caller,
         batch_id: &str,
         doc: &ManifestDocument,
-    ) -> Result<DocumentResult, IntakeError> {
+        claimant: Option<ClaimantId>,
+        recorded: Option<&IntakeDocument>,
+    ) -> Result<(DocumentResult, Option<IntakeDocument>), IntakeError> {
         let document_id = doc.document_id.as_str();
         if let (false, Err(refusal)) = (doc.identified, &doc.submission) {
-            return Ok(rejected(document_id, refusal));
+            return Ok((rejected(document_id, refusal), None));
         }
-        if let Some(existing) = self
-            .read
-            .intake_document(&caller.tenant, "MAIL_SCAN", document_id)
-            .await?
-        {
+        if let Some(existing) = recorded {
             if existing.checksum == doc.checksum {
-                return Ok(result_of(&existing));
+                return Ok((result_of(existing), None));
             }
-            return Ok(rejected(
-                document_id,
-                &IntakeError::new(
-                    "DUPLICATE_DOCUMENT_ID",
-                    "a different document was already filed under this document id",
-                ),
-            ));
+            let duplicate = IntakeError::new(
+                "DUPLICATE_DOCUMENT_ID",
+                "a different document was already filed under this document id",
+            );
+            return Ok((rejected(document_id, &duplicate), None));
         }
         let outcome = match &doc.submission {
             Err(e) => Err(e.clone()),
-            Ok(s) => self.file(caller, s, None).await,
+            Ok(s) => self.file_matched(caller, s, claimant).await,
         };
         let (status, case_id, code, message) = match &outcome {
             Ok(Filed::Case { case_id, .. }) => ("ATTACHED", Some(*case_id), None, None),
@@ -488,7 +518,7 @@ impl Intake {
             }
             // Refusals that depend on the moment or on who sent it are
             // answered, not recorded: a retry, or a sender allowed to, files it.
-            Err(e) if TRANSIENT.contains(&e.code) => return Ok(rejected(document_id, e)),
+            Err(e) if TRANSIENT.contains(&e.code) => return Ok((rejected(document_id, e), None)),
             Err(e) => ("REJECTED", None, Some(e.code), Some(e.message.clone())),
         };
         let record = IntakeDocument {
@@ -505,8 +535,7 @@ impl Intake {
             recorded_at: Utc::now(),
             entry: doc.entry.to_string(),
         };
-        self.read.record_intake_document(&record).await?;
-        Ok(result_of(&record))
+        Ok((result_of(&record), Some(record)))
     }
 
     /// Unidentified mail of a tenant, oldest first.

@@ -3,6 +3,7 @@
 //! matching by identity.
 
 use crate::db::{on_db, ReadDb, ReadError, ACTIVE};
+use crate::projector::placeholders;
 use crate::view::ClaimantView;
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::TenantId;
@@ -48,6 +49,9 @@ pub fn same_postcode(a: &str, b: &str) -> bool {
     };
     norm(a) == norm(b)
 }
+
+/// Rows per statement when documents are looked up or recorded together.
+const RECORD_CHUNK: usize = 500;
 
 const COLUMNS: &str =
     "tenant_id, channel, batch_id, document_id, checksum, status, error_code, error_message, \
@@ -96,29 +100,73 @@ impl ReadDb {
         })
     }
 
+    /// The records of these document ids (those that have one), looked up
+    /// a few hundred at a time.
+    pub async fn intake_documents(
+        &self,
+        tenant: &TenantId,
+        channel: &str,
+        document_ids: &[&str],
+    ) -> Result<Vec<IntakeDocument>, ReadError> {
+        let mut found = Vec::new();
+        for chunk in document_ids.chunks(RECORD_CHUNK) {
+            // $1 and $2 are tenant and channel; the ids follow.
+            let ids = (3..3 + chunk.len())
+                .map(|n| format!("${n}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            on_db!(self, read, pool, sql => {
+                let query = sql(&format!(
+                    "SELECT {COLUMNS} FROM intake_documents WHERE tenant_id = $1 AND channel = $2 \
+                     AND document_id IN ({ids})"
+                ));
+                let mut q = sqlx::query(&query).bind(tenant.as_str()).bind(channel);
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                for r in q.fetch_all(pool).await? {
+                    found.push(doc_from_row!(&r)?);
+                }
+            });
+        }
+        Ok(found)
+    }
+
     /// Records a document's outcome; a record already there wins (the
     /// first outcome is the answer every re-send gets).
     pub async fn record_intake_document(&self, d: &IntakeDocument) -> Result<(), ReadError> {
-        on_db!(self, write, pool, sql => {
-            sqlx::query(&sql(&format!(
-                "INSERT INTO intake_documents ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-                 ON CONFLICT (tenant_id, channel, document_id) DO NOTHING"
-            )))
-            .bind(&d.tenant)
-            .bind(&d.channel)
-            .bind(&d.batch_id)
-            .bind(&d.document_id)
-            .bind(&d.checksum)
-            .bind(&d.status)
-            .bind(&d.error_code)
-            .bind(&d.error_message)
-            .bind(d.case_id)
-            .bind(d.received_at)
-            .bind(d.recorded_at)
-            .bind(&d.entry)
-            .execute(pool)
-            .await?;
-        });
+        self.record_intake_documents(std::slice::from_ref(d)).await
+    }
+
+    /// [`record_intake_document`](Self::record_intake_document) for many,
+    /// a few hundred rows per statement.
+    pub async fn record_intake_documents(&self, docs: &[IntakeDocument]) -> Result<(), ReadError> {
+        for chunk in docs.chunks(RECORD_CHUNK) {
+            let rows = placeholders(chunk.len(), 12);
+            on_db!(self, write, pool, sql => {
+                let query = sql(&format!(
+                    "INSERT INTO intake_documents ({COLUMNS}) VALUES {rows} \
+                     ON CONFLICT (tenant_id, channel, document_id) DO NOTHING"
+                ));
+                let mut q = sqlx::query(&query);
+                for d in chunk {
+                    q = q
+                        .bind(&d.tenant)
+                        .bind(&d.channel)
+                        .bind(&d.batch_id)
+                        .bind(&d.document_id)
+                        .bind(&d.checksum)
+                        .bind(&d.status)
+                        .bind(&d.error_code)
+                        .bind(&d.error_message)
+                        .bind(d.case_id)
+                        .bind(d.received_at)
+                        .bind(d.recorded_at)
+                        .bind(&d.entry);
+                }
+                q.execute(pool).await?;
+            });
+        }
         Ok(())
     }
 

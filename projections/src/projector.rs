@@ -433,7 +433,7 @@ fn fold_claimant(
 const ROWS_PER_STATEMENT: usize = 500;
 
 /// `($1, …, $n), ($n+1, …)`: `rows` tuples of `columns` placeholders.
-fn placeholders(rows: usize, columns: usize) -> String {
+pub(crate) fn placeholders(rows: usize, columns: usize) -> String {
     let mut out = String::with_capacity(rows * columns * 5);
     for r in 0..rows {
         if r > 0 {

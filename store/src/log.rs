@@ -237,6 +237,14 @@ pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
+/// The constraint a database error names, if any.
+pub(crate) fn violated(e: &sqlx::Error) -> Option<&str> {
+    match e {
+        sqlx::Error::Database(db) => db.constraint(),
+        _ => None,
+    }
+}
+
 /// The append-only event log.
 #[async_trait]
 pub trait EventLog: Send + Sync + 'static {

@@ -5,9 +5,11 @@ use crate::{event_hash, GENESIS_HASH};
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use domain::TenantId;
+use quick_cache::sync::Cache;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, QueryBuilder, Row, Transaction};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -15,9 +17,22 @@ const EVENT_COLUMNS: &str = "position, tx, tenant_id, stream_id, kind, version, 
      event_type, schema_version, payload::text AS payload, metadata::text AS metadata, \
      recorded_at, prev_hash, hash";
 
-#[derive(Clone, Debug)]
+/// Stream heads this process has seen: (version, hash of that version's
+/// event). A version's hash never changes, so an entry is never wrong, only
+/// possibly behind; the one-statement append checks it against the row.
+type Heads = Cache<(String, Uuid), (u64, [u8; 32])>;
+const HEADS_CAPACITY: usize = 50_000;
+
+#[derive(Clone)]
 pub struct PgLog {
     pool: PgPool,
+    heads: Arc<Heads>,
+}
+
+impl std::fmt::Debug for PgLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgLog").field("pool", &self.pool).finish()
+    }
 }
 
 impl PgLog {
@@ -30,11 +45,14 @@ impl PgLog {
             .acquire_timeout(Duration::from_secs(2))
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        Ok(Self::from_pool(pool))
     }
 
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            heads: Arc::new(Cache::new(HEADS_CAPACITY)),
+        }
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -146,7 +164,137 @@ pub(crate) fn outcome(batch: &AppendBatch) -> AppendOutcome {
     }
 }
 
+/// The one-statement append: the stream head moves only from the version
+/// and hash the writer decided on, the events go in only if it moved, and
+/// the idempotency record only with them. One round trip, committed on its
+/// own (no BEGIN/COMMIT); a taken idempotency key aborts all of it.
+const APPEND_ONE: &str = "\
+WITH head AS (
+    UPDATE streams SET version = $4, head_hash = $5
+    WHERE tenant_id = $1 AND stream_id = $2 AND kind = $3 AND version = $6 AND head_hash = $7
+    RETURNING 1
+), appended AS (
+    INSERT INTO events (tenant_id, stream_id, kind, version, event_id, event_type,
+                        schema_version, payload, metadata, recorded_at, prev_hash, hash)
+    SELECT $1, $2, $3, e.version, e.event_id, e.event_type, e.schema_version,
+           e.payload::json, e.metadata::json, $8, e.prev_hash, e.hash
+    FROM unnest($9::bigint[], $10::uuid[], $11::text[], $12::int[], $13::text[], $14::text[],
+                $15::bytea[], $16::bytea[])
+         AS e(version, event_id, event_type, schema_version, payload, metadata, prev_hash, hash)
+    WHERE EXISTS (SELECT 1 FROM head)
+    ORDER BY e.version
+    RETURNING 1
+), remembered AS (
+    INSERT INTO idempotency (tenant_id, key, fingerprint, result, created_at)
+    SELECT $1, $17, $18, $19::json, $8
+    WHERE $17::text IS NOT NULL AND EXISTS (SELECT 1 FROM appended)
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM appended) AS appended";
+
 impl PgLog {
+    fn remember_head(&self, tenant: &TenantId, stream_id: Uuid, version: u64, hash: [u8; 32]) {
+        let key = (tenant.as_str().to_owned(), stream_id);
+        // Never move an entry backwards (a slow reader after a writer).
+        if self.heads.get(&key).is_none_or(|(v, _)| v < version) {
+            self.heads.insert(key, (version, hash));
+        }
+    }
+
+    /// The one-statement append of a batch that writes one existing stream
+    /// whose head this process knows, and holds no unique keys. `None`: not
+    /// such a batch, or the head moved (the full append then tells why).
+    async fn append_one(
+        &self,
+        tenant: &TenantId,
+        batch: &AppendBatch,
+    ) -> Result<Option<AppendOutcome>, StoreError> {
+        let ([write], true, true) = (
+            batch.streams.as_slice(),
+            batch.claim_keys.is_empty(),
+            batch.release_keys.is_empty(),
+        ) else {
+            return Ok(None);
+        };
+        if write.expected_version == 0 || write.events.is_empty() {
+            return Ok(None);
+        }
+        let key = (tenant.as_str().to_owned(), write.stream_id);
+        let head_hash = match self.heads.get(&key) {
+            Some((version, hash)) if version == write.expected_version => hash,
+            _ => return Ok(None),
+        };
+        let at = recorded_at(batch);
+        let prepared = chain(tenant, write, head_hash, at);
+        let Some(last) = prepared.last() else {
+            return Ok(None);
+        };
+        let idem = batch.idempotency.as_ref();
+        let appended: Result<i64, sqlx::Error> = sqlx::query_scalar(APPEND_ONE)
+            .bind(tenant.as_str())
+            .bind(write.stream_id)
+            .bind(write.kind.as_str())
+            .bind(last.version)
+            .bind(&last.hash[..])
+            .bind(write.expected_version as i64)
+            .bind(&head_hash[..])
+            .bind(at)
+            .bind(prepared.iter().map(|p| p.version).collect::<Vec<_>>())
+            .bind(
+                prepared
+                    .iter()
+                    .map(|p| p.event.event_id)
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                prepared
+                    .iter()
+                    .map(|p| p.event.event_type.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                prepared
+                    .iter()
+                    .map(|p| p.event.schema_version)
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                prepared
+                    .iter()
+                    .map(|p| p.event.payload.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                prepared
+                    .iter()
+                    .map(|p| p.event.metadata.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                prepared
+                    .iter()
+                    .map(|p| p.prev_hash.to_vec())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(prepared.iter().map(|p| p.hash.to_vec()).collect::<Vec<_>>())
+            .bind(idem.map(|i| i.key.as_str()))
+            .bind(idem.map(|i| i.fingerprint.as_str()))
+            .bind(idem.map(|i| i.result.as_str()))
+            .fetch_one(&self.pool)
+            .await;
+        match appended {
+            Ok(0) => Ok(None),
+            Ok(_) => {
+                self.remember_head(tenant, write.stream_id, last.version as u64, last.hash);
+                Ok(Some(outcome(batch)))
+            }
+            Err(e) if is_unique_violation(&e) && violated(&e) == Some("idempotency_pkey") => {
+                Err(StoreError::IdempotencyKeyTaken)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     async fn write_stream<'a>(
         tx: &mut Transaction<'_, Postgres>,
         tenant: &TenantId,
@@ -246,7 +394,16 @@ impl EventLog for PgLog {
         .bind(after_version as i64)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(row_to_event).collect()
+        let events = rows
+            .iter()
+            .map(row_to_event)
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(last) = events.last() {
+            if let Ok(hash) = to_hash(&last.hash) {
+                self.remember_head(tenant, stream_id, last.version, hash);
+            }
+        }
+        Ok(events)
     }
 
     async fn append(
@@ -254,6 +411,9 @@ impl EventLog for PgLog {
         tenant: &TenantId,
         batch: &AppendBatch,
     ) -> Result<AppendOutcome, StoreError> {
+        if let Some(done) = self.append_one(tenant, batch).await? {
+            return Ok(done);
+        }
         let at = recorded_at(batch);
         let mut tx = self.pool.begin().await?;
         // The idempotency record goes first: a concurrent replay of the same
@@ -357,6 +517,15 @@ impl EventLog for PgLog {
             qb.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
+        for write in lock_order(batch) {
+            if let Some(last) = prepared
+                .iter()
+                .rev()
+                .find(|p| p.stream_id == write.stream_id)
+            {
+                self.remember_head(tenant, write.stream_id, last.version as u64, last.hash);
+            }
+        }
         Ok(outcome(batch))
     }
 

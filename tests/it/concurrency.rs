@@ -286,3 +286,102 @@ async fn independent_commands_are_retried_not_refused(backend: Backend) {
     );
 }
 both!(independent_commands_are_retried_not_refused);
+
+/// Two nodes, each with its own event-log connection and caches: a node
+/// decides on the state it holds without reading the log first, so here
+/// it holds state the other node has moved on. Its appends conflict and it
+/// decides again on current state: no update is lost, a refusal or a
+/// "nothing to change" is never answered from stale state, replays get
+/// their original result on either node, and the chain stays intact.
+async fn a_node_behind_the_other_loses_nothing(backend: Backend) {
+    let w = world(backend).await;
+    let a = w.engine.clone();
+    let b = engine::Engine::new(store::connect(&w.t.url).await.unwrap(), tenants());
+    let case = open_case(&w).await;
+    let team = |t: &str| CaseCommand::RouteToTeam {
+        team: TeamCode::parse(t).unwrap(),
+    };
+    async fn run(
+        node: &engine::Engine,
+        case: CaseId,
+        cmd: CaseCommand,
+        key: Option<&str>,
+    ) -> Result<engine::CommandResult, EngineError> {
+        let mut e = env("alpha", "agent");
+        e.idempotency_key = key.map(str::to_owned);
+        node.execute(&e, case, cmd).await
+    }
+    run(&a, case, contact(1), None).await.unwrap();
+    run(&a, case, team("intake"), None).await.unwrap();
+    // b moves the case on; a still holds it unassigned, in team intake.
+    let assignee = ActorId::parse("caseworker-b").unwrap();
+    let assign = CaseCommand::Assign {
+        assignee,
+        reassign: false,
+    };
+    run(&b, case, assign, None).await.unwrap();
+    run(&b, case, team("review"), None).await.unwrap();
+    run(&b, case, contact(2), None).await.unwrap();
+
+    // Refused on a's state (not assigned), allowed on the current one.
+    let r = run(&a, case, CaseCommand::Unassign, Some("unassign-1"))
+        .await
+        .unwrap();
+    assert_eq!(r.outcome, Outcome::Updated);
+    // "Already in team intake" on a's state; the case is in review now.
+    run(&b, case, team("review"), None).await.unwrap();
+    let r = run(&a, case, team("intake"), None).await.unwrap();
+    assert_eq!(r.outcome, Outcome::Updated, "decided on current state");
+    // An additive command on stale state: lands after b's.
+    run(&b, case, contact(3), None).await.unwrap();
+    let r = run(&a, case, contact(4), Some("contact-4")).await.unwrap();
+    let contact_version = r.version;
+
+    // Replays on the node that did not run them, after the case moved on:
+    // the original results (one would be refused now: nobody is assigned).
+    run(&a, case, contact(5), None).await.unwrap();
+    let again = run(&b, case, CaseCommand::Unassign, Some("unassign-1"))
+        .await
+        .unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.outcome, Outcome::Updated);
+    let again = run(&b, case, contact(4), Some("contact-4")).await.unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.version, contact_version);
+    // On the node that ran it (its state current: the one-statement
+    // append meets the taken key and writes nothing).
+    let again = run(&a, case, contact(4), Some("contact-4")).await.unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.version, contact_version);
+    // The same key for another command is still refused.
+    let reused = run(&b, case, contact(6), Some("contact-4"))
+        .await
+        .unwrap_err();
+    assert_eq!(reused.code(), "IDEMPOTENCY_KEY_REUSED");
+
+    let fresh = engine::Engine::new(store::connect(&w.t.url).await.unwrap(), tenants());
+    let (state, version) = fresh.load_case(&tenant("alpha"), case).await.unwrap();
+    let file = state.file().unwrap();
+    assert_eq!(file.assignee, None);
+    assert_eq!(file.team.as_ref().map(|t| t.as_str()), Some("intake"));
+    let events =
+        w.t.log
+            .read_stream(&tenant("alpha"), case.as_uuid(), 0)
+            .await
+            .unwrap();
+    let versions: Vec<u64> = events.iter().map(|e| e.version).collect();
+    assert_eq!(versions, (1..=version).collect::<Vec<_>>(), "gapless");
+    let contacts = events
+        .iter()
+        .filter(|e| e.event_type == "ContactRecorded")
+        .count();
+    assert_eq!(contacts, 5, "every contact once");
+    let unassigned = events
+        .iter()
+        .filter(|e| e.event_type == "CaseUnassigned")
+        .count();
+    assert_eq!(unassigned, 1);
+    let report = w.t.log.verify().await.unwrap();
+    assert!(report.findings.is_empty(), "{:?}", report.findings);
+}
+both!(a_node_behind_the_other_loses_nothing);
