@@ -122,6 +122,39 @@ pub async fn projection_lag(
 
 /// Grows the log to about `target` events by copying the demo agency's
 /// streams under other tenants (each copy a valid history of its own).
+/// The first `count` open cases, each grown to at least `events` events by
+/// recorded contacts (several cases at a time). For the command figures on
+/// long streams; this node then holds their state, as a serving node would.
+pub async fn long_cases(
+    app: &Arc<App>,
+    cases: &Arc<Vec<(Uuid, Uuid)>>,
+    count: usize,
+    events: u64,
+) -> Result<Arc<Vec<(Uuid, Uuid)>>, BenchError> {
+    let picked: Arc<Vec<(Uuid, Uuid)>> = Arc::new(cases.iter().take(count).copied().collect());
+    let tasks: Vec<_> = (0..picked.len())
+        .map(|i| {
+            let one = Arc::new(vec![picked[i]]);
+            let mut client = command_clients(app, &one, 1).remove(0);
+            tokio::spawn(async move {
+                loop {
+                    match client.op_with_result().await {
+                        Some((_, version)) if version >= events => return Ok(()),
+                        Some(_) => {}
+                        None => {
+                            return Err(BenchError::Setup("a long case refused a command".into()))
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.map_err(|e| BenchError::Setup(e.to_string()))??;
+    }
+    Ok(picked)
+}
+
 pub async fn grow_log(pool: &sqlx::PgPool, target: i64) -> Result<i64, BenchError> {
     let (total, demo): (i64, i64) =
         sqlx::query_as("SELECT count(*), count(*) FILTER (WHERE tenant_id = 'demo') FROM events")

@@ -192,6 +192,14 @@ async fn run(args: Args) -> Result<(), BenchError> {
             let base = drive(load::raw_clients(&pool, &payload, clients), duration).await;
             results.push(row(&format!("commands, {clients} clients"), &ours, &base));
         }
+        let (count, length) = if args.quick { (8, 100) } else { (200, 500) };
+        let long = extra::long_cases(&app, &cases, count, length).await?;
+        for clients in [1usize, 8, 32] {
+            let ours = drive(load::command_clients(&app, &long, clients), duration).await;
+            let base = drive(load::raw_clients(&pool, &payload, clients), duration).await;
+            let name = format!("commands, {length}-event cases, {clients} clients");
+            results.push(row(&name, &ours, &base));
+        }
     }
 
     let http = load::Http::start(app.clone(), &tenant, &cases).await?;

@@ -463,11 +463,16 @@ impl Engine {
         states: Vec<(Uuid, Case, u64)>,
     ) -> Result<(), StoreError> {
         self.log.append(&env.tenant, batch).await?;
+        self.remember(env, states);
+        Ok(())
+    }
+
+    /// Keeps the states of cases just written.
+    fn remember(&self, env: &Envelope, states: Vec<(Uuid, Case, u64)>) {
         for (id, state, version) in states {
             self.cases
                 .insert((env.tenant.clone(), id), (state, version));
         }
-        Ok(())
     }
 
     /// Files a claim through a channel. A second submission for the same
@@ -702,13 +707,17 @@ impl Engine {
             if batch.streams.is_empty() && batch.idempotency.is_none() {
                 return Ok(result);
             }
-            states.push((
-                id,
-                events.iter().fold(case.clone(), |s, e| s.evolve(e)),
-                new_version,
-            ));
-            match self.commit(env, &batch, states).await {
-                Ok(()) => return Ok(result),
+            match self.log.append(&env.tenant, &batch).await {
+                Ok(_) => {
+                    // The state decided on is not needed again: evolved in
+                    // place, not copied (long cases carry large states).
+                    let state = events
+                        .iter()
+                        .fold(std::mem::take(&mut case), |s, e| s.evolve(e));
+                    states.push((id, state, new_version));
+                    self.remember(env, states);
+                    return Ok(result);
+                }
                 Err(StoreError::IdempotencyKeyTaken) => {
                     return self.replay_after_race(env, &fingerprint).await
                 }

@@ -240,8 +240,13 @@ impl Projector {
         let mut folded = Folded::default();
         let mut from = self.db.checkpoint(next).await?;
         let mut to = from;
+        // Seconds spent reading the feed, folding, and writing documents.
+        let (mut t_read, mut t_fold, mut t_flush) = (0f64, 0f64, 0f64);
         loop {
+            let t0 = std::time::Instant::now();
             let events = self.log.read_feed(to, batch.max(1)).await?;
+            t_read += t0.elapsed().as_secs_f64();
+            let t0 = std::time::Instant::now();
             let Some(last) = events.last() else { break };
             to = last.cursor();
             for batch in group(&events, StreamKind::Case) {
@@ -265,15 +270,27 @@ impl Projector {
                 .await?;
             }
             done += events.len() as u64;
+            t_fold += t0.elapsed().as_secs_f64();
+            let t0 = std::time::Instant::now();
             if folded.cases.len() + folded.claimants.len() >= flush_rows {
                 self.flush_folded(next, (from, to), &mut folded).await?;
                 from = to;
             }
+            t_flush += t0.elapsed().as_secs_f64();
             progress(done, total.max(done));
         }
+        let t0 = std::time::Instant::now();
         if from != to {
             self.flush_folded(next, (from, to), &mut folded).await?;
         }
+        t_flush += t0.elapsed().as_secs_f64();
+        tracing::info!(
+            events = done,
+            read_seconds = t_read,
+            fold_seconds = t_fold,
+            write_seconds = t_flush,
+            "rebuild folded the log"
+        );
         // Catch up what arrived meanwhile, then switch.
         loop {
             let applied = self.catch_up_generation(next).await?;

@@ -433,6 +433,15 @@ fn typed<T: serde::de::DeserializeOwned>(
         event_type: event_type.to_owned(),
         source,
     };
+    if schema_version == CURRENT_SCHEMA_VERSION {
+        // Current payloads decode straight from the text, tag first (no
+        // JSON tree, no buffering of the payload to find the tag). The
+        // payload is checked to be exactly one JSON value before it is
+        // placed inside the envelope, so it cannot add keys of its own.
+        let raw: &serde_json::value::RawValue = serde_json::from_str(payload).map_err(malformed)?;
+        let text = format!(r#"{{"type":"{event_type}","payload":{}}}"#, raw.get());
+        return serde_json::from_str(&text).map_err(malformed);
+    }
     let body: Value = serde_json::from_str(payload).map_err(malformed)?;
     let body = upcast(UPCASTERS, event_type, schema_version, body)?;
     let mut wrapper = serde_json::Map::new();

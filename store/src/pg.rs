@@ -192,6 +192,11 @@ WITH head AS (
 )
 SELECT (SELECT count(*) FROM appended) AS appended";
 
+/// One field of every prepared event, as an array parameter.
+fn column<'p, T>(prepared: &'p [Prepared<'_>], field: impl Fn(&'p Prepared<'_>) -> T) -> Vec<T> {
+    prepared.iter().map(field).collect()
+}
+
 impl PgLog {
     fn remember_head(&self, tenant: &TenantId, stream_id: Uuid, version: u64, hash: [u8; 32]) {
         let key = (tenant.as_str().to_owned(), stream_id);
@@ -239,44 +244,14 @@ impl PgLog {
             .bind(write.expected_version as i64)
             .bind(&head_hash[..])
             .bind(at)
-            .bind(prepared.iter().map(|p| p.version).collect::<Vec<_>>())
-            .bind(
-                prepared
-                    .iter()
-                    .map(|p| p.event.event_id)
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                prepared
-                    .iter()
-                    .map(|p| p.event.event_type.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                prepared
-                    .iter()
-                    .map(|p| p.event.schema_version)
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                prepared
-                    .iter()
-                    .map(|p| p.event.payload.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                prepared
-                    .iter()
-                    .map(|p| p.event.metadata.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                prepared
-                    .iter()
-                    .map(|p| p.prev_hash.to_vec())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(prepared.iter().map(|p| p.hash.to_vec()).collect::<Vec<_>>())
+            .bind(column(&prepared, |p| p.version))
+            .bind(column(&prepared, |p| p.event.event_id))
+            .bind(column(&prepared, |p| p.event.event_type.as_str()))
+            .bind(column(&prepared, |p| p.event.schema_version))
+            .bind(column(&prepared, |p| p.event.payload.as_str()))
+            .bind(column(&prepared, |p| p.event.metadata.as_str()))
+            .bind(column(&prepared, |p| p.prev_hash.to_vec()))
+            .bind(column(&prepared, |p| p.hash.to_vec()))
             .bind(idem.map(|i| i.key.as_str()))
             .bind(idem.map(|i| i.fingerprint.as_str()))
             .bind(idem.map(|i| i.result.as_str()))

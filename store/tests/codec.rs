@@ -1892,3 +1892,38 @@ fn asyncapi_document_is_current() {
         "docs/asyncapi.yaml is out of date: OMNICASE_UPDATE_ASYNCAPI=1 cargo test -p store --test codec"
     );
 }
+
+/// A current payload is decoded straight from its text inside a
+/// `{"type", "payload"}` envelope; text that is more than one JSON value
+/// (it could close the payload and add a `type` of its own) is malformed,
+/// never decoded as another event.
+#[test]
+fn a_payload_is_exactly_one_json_value() {
+    let (_, event) = case_samples()
+        .into_iter()
+        .find(|(_, e)| case_type(e) == "ContactRecorded")
+        .unwrap();
+    let enc = encode_case(&event);
+    assert_eq!(
+        decode_case(enc.event_type, enc.schema_version, &enc.payload).unwrap(),
+        event
+    );
+    let sneaky = [
+        format!(r#"{}, "type": "CaseWithdrawn""#, enc.payload),
+        format!("{} {}", enc.payload, enc.payload),
+        format!(r#"{}}}, "payload": {{"#, enc.payload),
+        String::new(),
+    ];
+    for payload in &sneaky {
+        assert_malformed(
+            decode_case("ContactRecorded", enc.schema_version, payload),
+            "ContactRecorded",
+        );
+    }
+    // Surrounding whitespace is still one value.
+    let spaced = format!("  {}\n", enc.payload);
+    assert_eq!(
+        decode_case("ContactRecorded", enc.schema_version, &spaced).unwrap(),
+        event
+    );
+}
