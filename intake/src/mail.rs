@@ -462,21 +462,23 @@ impl Intake {
         known: &HashMap<String, IntakeDocument>,
     ) -> Result<Vec<(usize, DocumentResult)>, IntakeError> {
         let mut filed = Vec::with_capacity(group.len());
-        let mut records: Vec<IntakeDocument> = Vec::new();
+        // Recorded in this group so far, by document id (a later document
+        // under the same id is answered from it).
+        let mut records: HashMap<String, IntakeDocument> = HashMap::new();
         for (i, claimant) in group {
             let Some(doc) = docs.get(i) else { continue };
-            // The same document id earlier in this group: its record.
             let earlier = records
-                .iter()
-                .rev()
-                .find(|r| r.document_id == doc.document_id)
+                .get(&doc.document_id)
                 .or_else(|| known.get(&doc.document_id));
             let (result, record) = self
                 .file_entry(caller, batch_id, doc, claimant, earlier)
                 .await?;
             filed.push((i, result));
-            records.extend(record);
+            if let Some(record) = record {
+                records.insert(record.document_id.clone(), record);
+            }
         }
+        let records: Vec<IntakeDocument> = records.into_values().collect();
         self.read.record_intake_documents(&records).await?;
         Ok(filed)
     }
