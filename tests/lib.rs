@@ -180,6 +180,17 @@ pub fn submission(
     }
 }
 
+/// A stand-in event for log-level tests (payload `{"n": n}`).
+pub fn event(n: usize) -> store::NewEvent {
+    store::NewEvent {
+        event_id: uuid::Uuid::now_v7(),
+        event_type: "ContactRecorded".into(),
+        schema_version: 1,
+        payload: format!("{{\"n\":{n}}}"),
+        metadata: "{}".into(),
+    }
+}
+
 /// Runs an async test body once per backend: `both!(name);` next to
 /// `async fn name(backend: Backend)` creates `name::sqlite` and
 /// `name::postgres`.

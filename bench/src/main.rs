@@ -131,6 +131,22 @@ fn row(name: &str, ours: &Stats, base: &Stats) -> serde_json::Value {
     json!({"name": name, "omnicase": ours.json(), "baseline": base.json(), "ratio": ratio})
 }
 
+/// How the appends of one measurement were grouped (printed and kept).
+fn grouped(before: (u64, u64, u64), after: (u64, u64, u64)) -> serde_json::Value {
+    let (statements, commands, split) =
+        (after.0 - before.0, after.1 - before.1, after.2 - before.2);
+    let per = if statements > 0 {
+        commands as f64 / statements as f64
+    } else {
+        0.0
+    };
+    println!(
+        "{:<36} group commit: {commands} appends in {statements} statements ({per:.1} per statement, {split} groups split)",
+        ""
+    );
+    json!({"statements": statements, "appends": commands, "per_statement": per, "split": split})
+}
+
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
@@ -188,17 +204,25 @@ async fn run(args: Args) -> Result<(), BenchError> {
         println!();
         println!("== commands on PostgreSQL vs raw single-row INSERT transactions ==");
         for clients in [1usize, 8, 32] {
+            let before = pg.group_commit_stats();
             let ours = drive(load::command_clients(&app, &cases, clients), duration).await;
+            let after = pg.group_commit_stats();
             let base = drive(load::raw_clients(&pool, &payload, clients), duration).await;
-            results.push(row(&format!("commands, {clients} clients"), &ours, &base));
+            let mut result = row(&format!("commands, {clients} clients"), &ours, &base);
+            result["group_commit"] = grouped(before, after);
+            results.push(result);
         }
         let (count, length) = if args.quick { (8, 100) } else { (200, 500) };
         let long = extra::long_cases(&app, &cases, count, length).await?;
         for clients in [1usize, 8, 32] {
+            let before = pg.group_commit_stats();
             let ours = drive(load::command_clients(&app, &long, clients), duration).await;
+            let after = pg.group_commit_stats();
             let base = drive(load::raw_clients(&pool, &payload, clients), duration).await;
             let name = format!("commands, {length}-event cases, {clients} clients");
-            results.push(row(&name, &ours, &base));
+            let mut result = row(&name, &ours, &base);
+            result["group_commit"] = grouped(before, after);
+            results.push(result);
         }
     }
 

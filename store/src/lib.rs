@@ -9,6 +9,7 @@
 //! scoped by tenant.
 
 pub mod codec;
+mod group;
 mod hash;
 mod log;
 mod pg;

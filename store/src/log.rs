@@ -222,15 +222,24 @@ impl StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::Io(_)
+        if is_unavailable(&e) {
+            StoreError::Unavailable(e)
+        } else {
+            StoreError::Database(e)
+        }
+    }
+}
+
+/// The database could not be reached (worth retrying later).
+pub(crate) fn is_unavailable(e: &sqlx::Error) -> bool {
+    matches!(
+        e,
+        sqlx::Error::Io(_)
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed
-            | sqlx::Error::Tls(_) => StoreError::Unavailable(e),
-            other => StoreError::Database(other),
-        }
-    }
+            | sqlx::Error::Tls(_)
+    )
 }
 
 pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {

@@ -1,5 +1,6 @@
 //! PostgreSQL event log (production).
 
+use crate::group::{self, GroupCommit, Pending, PendingEvent, Verdict};
 use crate::log::*;
 use crate::{event_hash, GENESIS_HASH};
 use async_trait::async_trait;
@@ -27,6 +28,8 @@ const HEADS_CAPACITY: usize = 50_000;
 pub struct PgLog {
     pool: PgPool,
     heads: Arc<Heads>,
+    /// `None` when made outside a tokio runtime: one statement per append.
+    group: Option<GroupCommit>,
 }
 
 impl std::fmt::Debug for PgLog {
@@ -50,9 +53,18 @@ impl PgLog {
 
     pub fn from_pool(pool: PgPool) -> Self {
         Self {
+            group: GroupCommit::start(pool.clone()),
             pool,
             heads: Arc::new(Cache::new(HEADS_CAPACITY)),
         }
+    }
+
+    /// How appends were grouped so far (zeros when they are not).
+    pub fn group_commit_stats(&self) -> (u64, u64, u64) {
+        self.group
+            .as_ref()
+            .map(|g| g.stats.read())
+            .unwrap_or_default()
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -164,39 +176,6 @@ pub(crate) fn outcome(batch: &AppendBatch) -> AppendOutcome {
     }
 }
 
-/// The one-statement append: the stream head moves only from the version
-/// and hash the writer decided on, the events go in only if it moved, and
-/// the idempotency record only with them. One round trip, committed on its
-/// own (no BEGIN/COMMIT); a taken idempotency key aborts all of it.
-const APPEND_ONE: &str = "\
-WITH head AS (
-    UPDATE streams SET version = $4, head_hash = $5
-    WHERE tenant_id = $1 AND stream_id = $2 AND kind = $3 AND version = $6 AND head_hash = $7
-    RETURNING 1
-), appended AS (
-    INSERT INTO events (tenant_id, stream_id, kind, version, event_id, event_type,
-                        schema_version, payload, metadata, recorded_at, prev_hash, hash)
-    SELECT $1, $2, $3, e.version, e.event_id, e.event_type, e.schema_version,
-           e.payload::json, e.metadata::json, $8, e.prev_hash, e.hash
-    FROM unnest($9::bigint[], $10::uuid[], $11::text[], $12::int[], $13::text[], $14::text[],
-                $15::bytea[], $16::bytea[])
-         AS e(version, event_id, event_type, schema_version, payload, metadata, prev_hash, hash)
-    WHERE EXISTS (SELECT 1 FROM head)
-    ORDER BY e.version
-    RETURNING 1
-), remembered AS (
-    INSERT INTO idempotency (tenant_id, key, fingerprint, result, created_at)
-    SELECT $1, $17, $18, $19::json, $8
-    WHERE $17::text IS NOT NULL AND EXISTS (SELECT 1 FROM appended)
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM appended) AS appended";
-
-/// One field of every prepared event, as an array parameter.
-fn column<'p, T>(prepared: &'p [Prepared<'_>], field: impl Fn(&'p Prepared<'_>) -> T) -> Vec<T> {
-    prepared.iter().map(field).collect()
-}
-
 impl PgLog {
     fn remember_head(&self, tenant: &TenantId, stream_id: Uuid, version: u64, hash: [u8; 32]) {
         let key = (tenant.as_str().to_owned(), stream_id);
@@ -206,9 +185,10 @@ impl PgLog {
         }
     }
 
-    /// The one-statement append of a batch that writes one existing stream
-    /// whose head this process knows, and holds no unique keys. `None`: not
-    /// such a batch, or the head moved (the full append then tells why).
+    /// The one-statement append (grouped with concurrent ones) of a batch
+    /// that writes one existing stream whose head this process knows, and
+    /// holds no unique keys. `None`: not such a batch, or the head moved
+    /// (the full append then tells why).
     async fn append_one(
         &self,
         tenant: &TenantId,
@@ -231,42 +211,46 @@ impl PgLog {
         };
         let at = recorded_at(batch);
         let prepared = chain(tenant, write, head_hash, at);
-        let Some(last) = prepared.last() else {
+        let Some(&Prepared { version, hash, .. }) = prepared.last() else {
             return Ok(None);
         };
-        let idem = batch.idempotency.as_ref();
-        let appended: Result<i64, sqlx::Error> = sqlx::query_scalar(APPEND_ONE)
-            .bind(tenant.as_str())
-            .bind(write.stream_id)
-            .bind(write.kind.as_str())
-            .bind(last.version)
-            .bind(&last.hash[..])
-            .bind(write.expected_version as i64)
-            .bind(&head_hash[..])
-            .bind(at)
-            .bind(column(&prepared, |p| p.version))
-            .bind(column(&prepared, |p| p.event.event_id))
-            .bind(column(&prepared, |p| p.event.event_type.as_str()))
-            .bind(column(&prepared, |p| p.event.schema_version))
-            .bind(column(&prepared, |p| p.event.payload.as_str()))
-            .bind(column(&prepared, |p| p.event.metadata.as_str()))
-            .bind(column(&prepared, |p| p.prev_hash.to_vec()))
-            .bind(column(&prepared, |p| p.hash.to_vec()))
-            .bind(idem.map(|i| i.key.as_str()))
-            .bind(idem.map(|i| i.fingerprint.as_str()))
-            .bind(idem.map(|i| i.result.as_str()))
-            .fetch_one(&self.pool)
-            .await;
-        match appended {
-            Ok(0) => Ok(None),
-            Ok(_) => {
-                self.remember_head(tenant, write.stream_id, last.version as u64, last.hash);
+        let pending = Pending {
+            tenant: tenant.as_str().to_owned(),
+            stream_id: write.stream_id,
+            kind: write.kind.as_str(),
+            expected: write.expected_version as i64,
+            expected_hash: head_hash,
+            version,
+            hash,
+            at,
+            events: prepared
+                .iter()
+                .map(|p| PendingEvent {
+                    version: p.version,
+                    event_id: p.event.event_id,
+                    event_type: p.event.event_type.clone(),
+                    schema_version: p.event.schema_version,
+                    payload: p.event.payload.clone(),
+                    metadata: p.event.metadata.clone(),
+                    prev_hash: p.prev_hash,
+                    hash: p.hash,
+                })
+                .collect(),
+            idempotency: batch
+                .idempotency
+                .as_ref()
+                .map(|i| (i.key.clone(), i.fingerprint.clone(), i.result.clone())),
+        };
+        let verdict = match &self.group {
+            Some(group) => group.append(&self.pool, pending).await?,
+            None => group::one(&self.pool, &pending).await?,
+        };
+        match verdict {
+            Verdict::HeadMoved => Ok(None),
+            Verdict::Appended => {
+                self.remember_head(tenant, write.stream_id, version as u64, hash);
                 Ok(Some(outcome(batch)))
             }
-            Err(e) if is_unique_violation(&e) && violated(&e) == Some("idempotency_pkey") => {
-                Err(StoreError::IdempotencyKeyTaken)
-            }
-            Err(e) => Err(e.into()),
         }
     }
 

@@ -4,20 +4,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use store::{AppendBatch, FeedCursor, NewEvent, StreamKind, StreamWrite};
+use store::{AppendBatch, FeedCursor, StreamKind, StreamWrite};
 use store::{EventLog, RecordedEvent};
 use tests::*;
 use uuid::Uuid;
-
-fn event(n: usize) -> NewEvent {
-    NewEvent {
-        event_id: Uuid::now_v7(),
-        event_type: "ContactRecorded".into(),
-        schema_version: 1,
-        payload: format!("{{\"n\":{n}}}"),
-        metadata: "{}".into(),
-    }
-}
 
 /// The feed may lag behind transactions of other tests on the same server
 /// (the visibility horizon is cluster-wide), never skip: wait, bounded.

@@ -9,6 +9,7 @@ mod engine_flows;
 mod feed;
 mod fuzz_inputs;
 mod generator;
+mod group_commit;
 mod hardening;
 mod intake;
 mod kafka;
