@@ -22,6 +22,27 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use uuid::Uuid;
 
+/// Whose submission a filing is.
+enum Who<'a> {
+    /// Match the claimant from the submission's identification now.
+    Match,
+    /// Chosen by an agent (resolving unidentified mail).
+    Resolved(ClaimantId),
+    /// Matched already by a mail batch (`None`: no one matched), filed
+    /// within a group that reads each claimant's context once.
+    Matched(Option<ClaimantId>, &'a mut GroupReads),
+}
+
+/// What a mail group reads once per claimant rather than per document: the
+/// claimant's record (for the relation checks) and their open cases (where
+/// follow-ups go). Mail never changes a claimant; a filing that may open or
+/// close a case forgets the claimant's open cases.
+#[derive(Default)]
+pub(crate) struct GroupReads {
+    claimants: HashMap<ClaimantId, domain::claimant::Claimant>,
+    open_cases: HashMap<ClaimantId, Vec<CaseId>>,
+}
+
 /// A coded refusal, safe to show to the sender (no personal data).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {message}")]
@@ -348,8 +369,22 @@ impl Intake {
         caller: &Caller,
         claimant: ClaimantId,
         s: &Submission,
+        reads: Option<&mut GroupReads>,
     ) -> Result<(), IntakeError> {
-        let (state, _) = self.engine.load_claimant(&caller.tenant, claimant).await?;
+        let loaded;
+        let state = match reads {
+            Some(reads) => match reads.claimants.entry(claimant) {
+                std::collections::hash_map::Entry::Occupied(known) => &*known.into_mut(),
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    let (state, _) = self.engine.load_claimant(&caller.tenant, claimant).await?;
+                    &*slot.insert(state)
+                }
+            },
+            None => {
+                loaded = self.engine.load_claimant(&caller.tenant, claimant).await?.0;
+                &loaded
+            }
+        };
         let Some(record) = state.record() else {
             return Err(IntakeError::new("CLAIMANT_NOT_FOUND", "claimant not found"));
         };
@@ -418,6 +453,7 @@ impl Intake {
         caller: &Caller,
         claimant: ClaimantId,
         s: &Submission,
+        reads: Option<&mut GroupReads>,
     ) -> Result<Option<CaseId>, IntakeError> {
         if let Some(id) = s.case_id {
             let (case, _) = self
@@ -435,16 +471,29 @@ impl Intake {
                 .open_claim(&caller.tenant, claimant, benefit)
                 .await?);
         }
-        let open: Vec<_> = self
-            .read
-            .cases_of_claimant(&caller.tenant, claimant.as_uuid(), 50, None)
-            .await?
-            .into_iter()
-            .filter(|c| !c.is_closed() && c.appeal_of.is_none())
-            .collect();
+        let known = reads
+            .as_ref()
+            .and_then(|r| r.open_cases.get(&claimant).cloned());
+        let open = match known {
+            Some(open) => open,
+            None => {
+                let open: Vec<CaseId> = self
+                    .read
+                    .cases_of_claimant(&caller.tenant, claimant.as_uuid(), 50, None)
+                    .await?
+                    .into_iter()
+                    .filter(|c| !c.is_closed() && c.appeal_of.is_none())
+                    .map(|c| CaseId::from_uuid(c.case_id))
+                    .collect();
+                if let Some(reads) = reads {
+                    reads.open_cases.insert(claimant, open.clone());
+                }
+                open
+            }
+        };
         match open.len() {
             0 => Ok(None),
-            1 => Ok(open.first().map(|c| CaseId::from_uuid(c.case_id))),
+            1 => Ok(open.first().copied()),
             _ => Err(IntakeError::new(
                 "AMBIGUOUS_CASE",
                 "the claimant has several open claims: give caseId or benefitType",
@@ -473,7 +522,8 @@ impl Intake {
         resolved: Option<ClaimantId>,
         fingerprint: Option<String>,
     ) -> Result<Filed, IntakeError> {
-        self.filing(caller, s, resolved, fingerprint, None).await
+        let who = resolved.map_or(Who::Match, Who::Resolved);
+        self.filing(caller, s, who, fingerprint).await
     }
 
     /// As [`file`](Self::file) for a submission already matched to its
@@ -484,18 +534,23 @@ impl Intake {
         caller: &Caller,
         s: &Submission,
         matched: Option<ClaimantId>,
+        reads: &mut GroupReads,
     ) -> Result<Filed, IntakeError> {
-        self.filing(caller, s, None, None, Some(matched)).await
+        self.filing(caller, s, Who::Matched(matched, reads), None)
+            .await
     }
 
     async fn filing(
         &self,
         caller: &Caller,
         s: &Submission,
-        resolved: Option<ClaimantId>,
+        who: Who<'_>,
         fingerprint: Option<String>,
-        matched: Option<Option<ClaimantId>>,
     ) -> Result<Filed, IntakeError> {
+        let resolved = match &who {
+            Who::Resolved(c) => Some(*c),
+            _ => None,
+        };
         self.authorize(caller, s)?;
         // An agent's choice of claimant is part of what is filed.
         let fingerprint = match (fingerprint, resolved) {
@@ -523,10 +578,10 @@ impl Intake {
         } else {
             s
         };
-        let claimant = match (resolved, matched) {
-            (Some(c), _) => Some(c),
-            (None, Some(matched)) => matched,
-            (None, None) => self.claimant(caller, &env, s).await?,
+        let (claimant, mut reads) = match who {
+            Who::Resolved(c) => (Some(c), None),
+            Who::Matched(matched, reads) => (matched, Some(reads)),
+            Who::Match => (self.claimant(caller, &env, s).await?, None),
         };
         let Some(claimant) = claimant else {
             return match s.channel {
@@ -539,7 +594,14 @@ impl Intake {
                 )),
             };
         };
-        self.check_relations(caller, claimant, s).await?;
+        self.check_relations(caller, claimant, s, reads.as_deref_mut())
+            .await?;
+        let changes_open_cases = matches!(s.kind, Kind::NewClaim | Kind::Withdrawal | Kind::Appeal);
+        if let (Some(reads), true) = (reads.as_deref_mut(), changes_open_cases) {
+            // Forgotten before writing too: a filing that fails half-way
+            // (a claim opened, its documents not attached) leaves no stale list.
+            reads.open_cases.remove(&claimant);
+        }
         let result = match s.kind {
             Kind::NewClaim => {
                 let benefit = s
@@ -566,7 +628,10 @@ impl Intake {
                 r
             }
             kind => {
-                let Some(case) = self.target_case(caller, claimant, s).await? else {
+                let Some(case) = self
+                    .target_case(caller, claimant, s, reads.as_deref_mut())
+                    .await?
+                else {
                     return match s.channel {
                         Channel::MailScan => Ok(Filed::Unidentified {
                             reason: "NO_OPEN_CASE",
@@ -650,6 +715,10 @@ impl Intake {
                 }
             }
         };
+        // Filings that open or close a case change where follow-ups go.
+        if let (Some(reads), true) = (reads, changes_open_cases) {
+            reads.open_cases.remove(&claimant);
+        }
         Ok(filed(result))
     }
 

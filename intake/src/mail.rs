@@ -11,7 +11,7 @@
 use crate::contract::{
     schema_code, ClaimantRef, DocumentRef, Kind, RawClaimant, RawDocument, Submission,
 };
-use crate::{Caller, CallerKind, Filed, Intake, IntakeError};
+use crate::{Caller, CallerKind, Filed, GroupReads, Intake, IntakeError};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::{BenefitType, Channel, ClaimantId, ExternalId, FileNumber, Submitter, TenantId, Text};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
@@ -465,13 +465,14 @@ impl Intake {
         // Recorded in this group so far, by document id (a later document
         // under the same id is answered from it).
         let mut records: HashMap<String, IntakeDocument> = HashMap::new();
+        let mut reads = GroupReads::default();
         for (i, claimant) in group {
             let Some(doc) = docs.get(i) else { continue };
             let earlier = records
                 .get(&doc.document_id)
                 .or_else(|| known.get(&doc.document_id));
             let (result, record) = self
-                .file_entry(caller, batch_id, doc, claimant, earlier)
+                .file_entry(caller, batch_id, doc, (claimant, &mut reads), earlier)
                 .await?;
             filed.push((i, result));
             if let Some(record) = record {
@@ -491,7 +492,7 @@ impl Intake {
         caller: &Caller,
         batch_id: &str,
         doc: &ManifestDocument,
-        claimant: Option<ClaimantId>,
+        (claimant, reads): (Option<ClaimantId>, &mut GroupReads),
         recorded: Option<&IntakeDocument>,
     ) -> Result<(DocumentResult, Option<IntakeDocument>), IntakeError> {
         let document_id = doc.document_id.as_str();
@@ -510,7 +511,7 @@ impl Intake {
         }
         let outcome = match &doc.submission {
             Err(e) => Err(e.clone()),
-            Ok(s) => self.file_matched(caller, s, claimant).await,
+            Ok(s) => self.file_matched(caller, s, claimant, reads).await,
         };
         let (status, case_id, code, message) = match &outcome {
             Ok(Filed::Case { case_id, .. }) => ("ATTACHED", Some(*case_id), None, None),
