@@ -15,6 +15,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The allocator the server binary uses.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "omnicase-bench",
@@ -150,6 +154,15 @@ fn grouped(before: (u64, u64, u64), after: (u64, u64, u64)) -> serde_json::Value
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    // Quiet unless asked (`OMNICASE_LOG=projections=info` shows where a
+    // rebuild spent its time).
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("OMNICASE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let outcome = match args.mode {
         Some(Mode::Faults) => run_faults(&args).await,
         None => run(args).await.map(|()| true),

@@ -6,6 +6,7 @@
 //! and every row keeps the case version it reflects, so re-delivery,
 //! restarts and concurrent projector instances are harmless.
 
+mod copy;
 mod db;
 mod intake_records;
 mod projector;

@@ -1,5 +1,6 @@
 //! Follows the feed and keeps the read models.
 
+use crate::copy;
 use crate::db::{file_number_hash, on_db, ReadDb, ReadError};
 use crate::view::{CaseView, ClaimantView, EventInfo};
 use domain::FileNumber;
@@ -8,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use store::codec;
 use store::{EventLog, FeedCursor, RecordedEvent, StreamKind};
-use tokio::sync::{broadcast, Notify};
+use tokio::sync::{broadcast, mpsc, Notify};
 use uuid::Uuid;
 
 /// Sent after a batch commits: this case's read model is at `version`.
@@ -215,10 +216,13 @@ impl Projector {
     /// keeps serving, then switches over in one transaction. `progress` is
     /// called with (events applied so far, events in the log).
     ///
-    /// The replay keeps the documents it folds in memory and writes them,
-    /// many rows per statement, with the checkpoint, every
-    /// [`REBUILD_FLUSH_ROWS`] documents: a stream is read back only if it
-    /// reappears after its document was flushed.
+    /// The replay keeps the documents it folds in memory and writes them
+    /// with the checkpoint every [`REBUILD_FLUSH_ROWS`] documents (COPY on
+    /// PostgreSQL, many rows per statement on SQLite), on another task
+    /// while the next batches fold; the feed is read a batch ahead. A stream
+    /// met again after its document was handed to a write folds on from
+    /// that write's copy, or, if an older write has committed it, is read
+    /// back with the batch's other such streams in one query.
     pub async fn rebuild(&self, progress: impl FnMut(u64, u64)) -> Result<i64, ReadError> {
         self.rebuild_with(REBUILD_BATCH, REBUILD_FLUSH_ROWS, progress)
             .await
@@ -240,55 +244,89 @@ impl Projector {
         let mut folded = Folded::default();
         let mut from = self.db.checkpoint(next).await?;
         let mut to = from;
-        // Seconds spent reading the feed, folding, and writing documents.
+        // Three stages at once: the next batch is read while this one is
+        // folded, and the last flush is written meanwhile.
+        let mut feed = Prefetch::start(self.log.clone(), from, batch.max(1));
+        let mut writing = Writing::default();
+        // What the last flush wrote (its write may still be in flight): a
+        // stream met again is folded on from here, not read back.
+        let mut last_flush = Arc::new(Flush::default());
+        // Seconds spent waiting for the feed, folding, and waiting for writes.
         let (mut t_read, mut t_fold, mut t_flush) = (0f64, 0f64, 0f64);
         loop {
             let t0 = std::time::Instant::now();
-            let events = self.log.read_feed(to, batch.max(1)).await?;
+            let events = feed.next().await?;
             t_read += t0.elapsed().as_secs_f64();
             let t0 = std::time::Instant::now();
             let Some(last) = events.last() else { break };
             to = last.cursor();
-            for batch in group(&events, StreamKind::Case) {
-                self.fold_cached(
+            let cases = group(&events, StreamKind::Case);
+            let claimants = group(&events, StreamKind::Claimant);
+            let (mut old_cases, mut old_claimants) = (
+                self.read_back(
                     next,
-                    &batch,
-                    &mut folded.cases,
+                    &cases,
+                    &folded.cases,
                     &folded.flushed_cases,
-                    fold_case,
+                    &last_flush.cases,
                 )
-                .await?;
-            }
-            for batch in group(&events, StreamKind::Claimant) {
-                self.fold_cached(
+                .await?,
+                self.read_back(
                     next,
-                    &batch,
-                    &mut folded.claimants,
+                    &claimants,
+                    &folded.claimants,
                     &folded.flushed_claimants,
-                    fold_claimant,
+                    &last_flush.claimants,
                 )
-                .await?;
+                .await?,
+            );
+            for batch in &cases {
+                let key = (batch.tenant.to_owned(), batch.stream_id);
+                let current = folded
+                    .cases
+                    .remove(&key)
+                    .or_else(|| last_flush.cases.get(&key).cloned())
+                    .or_else(|| old_cases.remove(&key));
+                if let Some(view) = fold_case(current, batch)? {
+                    folded.cases.insert(key, view);
+                }
+            }
+            for batch in &claimants {
+                let key = (batch.tenant.to_owned(), batch.stream_id);
+                let current = folded
+                    .claimants
+                    .remove(&key)
+                    .or_else(|| last_flush.claimants.get(&key).cloned())
+                    .or_else(|| old_claimants.remove(&key));
+                if let Some(view) = fold_claimant(current, batch)? {
+                    folded.claimants.insert(key, view);
+                }
             }
             done += events.len() as u64;
             t_fold += t0.elapsed().as_secs_f64();
-            let t0 = std::time::Instant::now();
             if folded.cases.len() + folded.claimants.len() >= flush_rows {
-                self.flush_folded(next, (from, to), &mut folded).await?;
+                let t0 = std::time::Instant::now();
+                // One write in flight: checkpoints move in feed order.
+                writing.finish().await?;
+                t_flush += t0.elapsed().as_secs_f64();
+                last_flush = Arc::new(folded.take());
+                writing.start(self.db.clone(), next, (from, to), last_flush.clone());
                 from = to;
             }
-            t_flush += t0.elapsed().as_secs_f64();
             progress(done, total.max(done));
         }
         let t0 = std::time::Instant::now();
+        writing.finish().await?;
         if from != to {
-            self.flush_folded(next, (from, to), &mut folded).await?;
+            writing.start(self.db.clone(), next, (from, to), Arc::new(folded.take()));
+            writing.finish().await?;
         }
         t_flush += t0.elapsed().as_secs_f64();
         tracing::info!(
             events = done,
-            read_seconds = t_read,
+            read_wait_seconds = t_read,
             fold_seconds = t_fold,
-            write_seconds = t_flush,
+            write_wait_seconds = t_flush,
             "rebuild folded the log"
         );
         // Catch up what arrived meanwhile, then switch.
@@ -303,62 +341,147 @@ impl Projector {
         Ok(next)
     }
 
-    /// Folds one stream's events of a rebuild batch into its document in
-    /// memory (read back from the new generation if an earlier flush wrote it).
-    async fn fold_cached<V: serde::de::DeserializeOwned>(
+    /// The documents of this batch's streams that an earlier flush wrote
+    /// and that are neither held nor in the last flush: read back from the
+    /// new generation, all at once (every flush but the last has committed).
+    async fn read_back<V: serde::de::DeserializeOwned>(
         &self,
         generation: i64,
-        batch: &StreamBatch<'_>,
-        cache: &mut HashMap<(String, Uuid), V>,
+        batches: &[StreamBatch<'_>],
+        held: &HashMap<(String, Uuid), V>,
         flushed: &HashSet<(String, Uuid)>,
-        fold: fn(Option<V>, &StreamBatch<'_>) -> Result<Option<V>, ReadError>,
-    ) -> Result<(), ReadError> {
-        let key = (batch.tenant.to_owned(), batch.stream_id);
-        let current = match cache.remove(&key) {
-            Some(view) => Some(view),
-            None if flushed.contains(&key) => {
-                self.db
-                    .stored_view(generation, batch.kind, batch.tenant, batch.stream_id)
-                    .await?
+        last: &HashMap<(String, Uuid), V>,
+    ) -> Result<HashMap<(String, Uuid), V>, ReadError> {
+        let wanted: Vec<(&str, Uuid)> = batches
+            .iter()
+            .filter(|b| {
+                let key = (b.tenant.to_owned(), b.stream_id);
+                flushed.contains(&key) && !held.contains_key(&key) && !last.contains_key(&key)
+            })
+            .map(|b| (b.tenant, b.stream_id))
+            .collect();
+        match batches.first() {
+            Some(first) if !wanted.is_empty() => {
+                self.db.stored_views(generation, first.kind, &wanted).await
             }
-            None => None,
-        };
-        if let Some(view) = fold(current, batch)? {
-            cache.insert(key, view);
+            _ => Ok(HashMap::new()),
         }
-        Ok(())
+    }
+}
+
+/// Reads the feed one batch ahead of the fold, on its own task.
+struct Prefetch {
+    batches: mpsc::Receiver<Result<Vec<RecordedEvent>, store::StoreError>>,
+}
+
+impl Prefetch {
+    fn start(log: Arc<dyn EventLog>, after: FeedCursor, batch: u32) -> Self {
+        let (tx, batches) = mpsc::channel(1);
+        tokio::spawn(async move {
+            let mut at = after;
+            loop {
+                let read = log.read_feed(at, batch).await;
+                // An empty batch is the end of the feed, and is sent.
+                let end = match &read {
+                    Ok(events) => match events.last() {
+                        Some(last) => {
+                            at = last.cursor();
+                            false
+                        }
+                        None => true,
+                    },
+                    Err(_) => true,
+                };
+                // A closed channel: the rebuild stopped (failed); so do we.
+                if tx.send(read).await.is_err() || end {
+                    return;
+                }
+            }
+        });
+        Self { batches }
     }
 
-    async fn flush_folded(
-        &self,
+    /// The next batch; empty at the end of the feed.
+    async fn next(&mut self) -> Result<Vec<RecordedEvent>, ReadError> {
+        match self.batches.recv().await {
+            Some(read) => Ok(read?),
+            None => Err(ReadError::Db(sqlx::Error::Protocol(
+                "the rebuild's feed reader stopped before the end of the feed".into(),
+            ))),
+        }
+    }
+}
+
+/// The rebuild's write in flight (at most one).
+#[derive(Default)]
+struct Writing(Option<tokio::task::JoinHandle<Result<bool, ReadError>>>);
+
+impl Writing {
+    fn start(
+        &mut self,
+        db: ReadDb,
         generation: i64,
         span: (FeedCursor, FeedCursor),
-        folded: &mut Folded,
-    ) -> Result<(), ReadError> {
-        let cases: Vec<((String, Uuid), CaseView)> = folded.cases.drain().collect();
-        let claimants: Vec<((String, Uuid), ClaimantView)> = folded.claimants.drain().collect();
-        let case_rows: Vec<(&str, &CaseView)> =
-            cases.iter().map(|((t, _), v)| (t.as_str(), v)).collect();
-        let claimant_rows: Vec<(&str, &ClaimantView)> = claimants
-            .iter()
-            .map(|((t, _), v)| (t.as_str(), v))
-            .collect();
-        if !self
-            .db
-            .write_folded(generation, span, &case_rows, &claimant_rows)
-            .await?
-        {
-            return Err(ReadError::Db(sqlx::Error::Protocol(
+        flush: Arc<Flush>,
+    ) {
+        self.0 = Some(tokio::spawn(async move {
+            db.write_folded(generation, span, &flush).await
+        }));
+    }
+
+    /// Waits for the write in flight to commit.
+    async fn finish(&mut self) -> Result<(), ReadError> {
+        let Some(task) = self.0.take() else {
+            return Ok(());
+        };
+        let written = task.await.map_err(|e| {
+            ReadError::Db(sqlx::Error::Protocol(format!(
+                "the rebuild's writer failed: {e}"
+            )))
+        })??;
+        if written {
+            Ok(())
+        } else {
+            Err(ReadError::Db(sqlx::Error::Protocol(
                 "another rebuild is running".into(),
-            )));
+            )))
         }
-        folded
-            .flushed_cases
-            .extend(cases.into_iter().map(|(key, _)| key));
-        folded
-            .flushed_claimants
-            .extend(claimants.into_iter().map(|(key, _)| key));
-        Ok(())
+    }
+}
+
+/// One flush of a rebuild: the documents folded since the last one, and
+/// which of them an earlier flush already wrote (those have a row to
+/// update; the others are new to the generation).
+#[derive(Default)]
+struct Flush {
+    cases: HashMap<(String, Uuid), CaseView>,
+    claimants: HashMap<(String, Uuid), ClaimantView>,
+    cases_again: HashSet<(String, Uuid)>,
+    claimants_again: HashSet<(String, Uuid)>,
+}
+
+/// Documents to write, with their tenants.
+type Rows<'a, V> = Vec<(&'a str, &'a V)>;
+
+impl Flush {
+    /// (new to the generation, written before) rows of one kind.
+    fn split<'a, V>(
+        docs: &'a HashMap<(String, Uuid), V>,
+        again: &HashSet<(String, Uuid)>,
+    ) -> (Rows<'a, V>, Rows<'a, V>) {
+        docs.iter()
+            .map(|(key, view)| (again.contains(key), (key.0.as_str(), view)))
+            .fold(
+                (Vec::new(), Vec::new()),
+                |(mut new, mut old), (is_old, row)| {
+                    if is_old {
+                        old.push(row);
+                    } else {
+                        new.push(row);
+                    }
+                    (new, old)
+                },
+            )
     }
 }
 
@@ -370,6 +493,28 @@ struct Folded {
     /// Streams whose documents are already in the new generation.
     flushed_cases: HashSet<(String, Uuid)>,
     flushed_claimants: HashSet<(String, Uuid)>,
+}
+
+impl Folded {
+    /// Hands what is held to a flush, noting which streams it writes.
+    fn take(&mut self) -> Flush {
+        Flush {
+            cases_again: written_before(&mut self.flushed_cases, self.cases.keys()),
+            claimants_again: written_before(&mut self.flushed_claimants, self.claimants.keys()),
+            cases: std::mem::take(&mut self.cases),
+            claimants: std::mem::take(&mut self.claimants),
+        }
+    }
+}
+
+/// Adds `keys` to `flushed`; returns those that were in it already.
+fn written_before<'a>(
+    flushed: &mut HashSet<(String, Uuid)>,
+    keys: impl Iterator<Item = &'a (String, Uuid)>,
+) -> HashSet<(String, Uuid)> {
+    keys.filter(|key| !flushed.insert((*key).clone()))
+        .cloned()
+        .collect()
 }
 
 /// Events of one stream within a batch.
@@ -702,25 +847,93 @@ impl ReadDb {
 
     /// Writes what a rebuild folded since its last flush, and moves the
     /// checkpoint over those events, in one transaction. False when the
-    /// checkpoint had moved (another rebuild of the same generation).
+    /// checkpoint had moved (another rebuild of the same generation). On
+    /// PostgreSQL, rows new to the generation go in with COPY.
     async fn write_folded(
         &self,
         generation: i64,
         (from, to): (FeedCursor, FeedCursor),
-        cases: &[(&str, &CaseView)],
-        claimants: &[(&str, &ClaimantView)],
+        flush: &Flush,
     ) -> Result<bool, ReadError> {
-        on_db!(self, write, pool, sql => {
-            let mut tx = pool.begin().await?;
-            if !advance_checkpoint!(tx, sql, generation, from, to) {
-                tx.rollback().await?;
-                return Ok(false);
+        let (new_cases, cases_again) = Flush::split(&flush.cases, &flush.cases_again);
+        let (new_claimants, claimants_again) =
+            Flush::split(&flush.claimants, &flush.claimants_again);
+        match &self.db {
+            store::Database::Postgres(pg) => {
+                let sql = |s: &str| -> String { s.to_owned() };
+                let mut tx = pg.pool().begin().await?;
+                if !advance_checkpoint!(tx, sql, generation, from, to) {
+                    tx.rollback().await?;
+                    return Ok(false);
+                }
+                copy::copy_cases(&mut tx, generation, &new_cases).await?;
+                copy::copy_claimants(&mut tx, generation, &new_claimants).await?;
+                write_cases!(tx, sql, generation, cases_again);
+                write_claimants!(tx, sql, generation, claimants_again);
+                tx.commit().await?;
+                Ok(true)
             }
-            write_cases!(tx, sql, generation, cases);
-            write_claimants!(tx, sql, generation, claimants);
-            tx.commit().await?;
-            Ok(true)
-        })
+            store::Database::Sqlite(lite) => {
+                let sql = |s: &str| -> String { s.replace('$', "?") };
+                let mut tx = lite.writer().begin().await?;
+                if !advance_checkpoint!(tx, sql, generation, from, to) {
+                    tx.rollback().await?;
+                    return Ok(false);
+                }
+                for rows in [new_cases, cases_again] {
+                    write_cases!(tx, sql, generation, rows);
+                }
+                for rows in [new_claimants, claimants_again] {
+                    write_claimants!(tx, sql, generation, rows);
+                }
+                tx.commit().await?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// Documents of the generation being rebuilt, written by an earlier
+    /// flush of the rebuild, by stream.
+    async fn stored_views<V: serde::de::DeserializeOwned>(
+        &self,
+        generation: i64,
+        kind: StreamKind,
+        streams: &[(&str, Uuid)],
+    ) -> Result<HashMap<(String, Uuid), V>, ReadError> {
+        let (table, id) = match kind {
+            StreamKind::Case => ("rm_cases", "case_id"),
+            StreamKind::Claimant => ("rm_claimants", "claimant_id"),
+        };
+        let mut found = HashMap::with_capacity(streams.len());
+        match &self.db {
+            store::Database::Postgres(pg) => {
+                let query = format!(
+                    "SELECT r.tenant_id, r.{id}, r.view FROM {table} r \
+                     JOIN unnest($2::text[], $3::uuid[]) AS s(tenant_id, id) \
+                       ON r.tenant_id = s.tenant_id AND r.{id} = s.id \
+                     WHERE r.generation = $1"
+                );
+                for chunk in streams.chunks(1000) {
+                    let rows: Vec<(String, Uuid, String)> = sqlx::query_as(&query)
+                        .bind(generation)
+                        .bind(chunk.iter().map(|(t, _)| *t).collect::<Vec<_>>())
+                        .bind(chunk.iter().map(|(_, s)| *s).collect::<Vec<_>>())
+                        .fetch_all(pg.pool())
+                        .await?;
+                    for (tenant, stream, view) in rows {
+                        found.insert((tenant, stream), serde_json::from_str(&view)?);
+                    }
+                }
+            }
+            store::Database::Sqlite(_) => {
+                for (tenant, stream) in streams {
+                    if let Some(view) = self.stored_view(generation, kind, tenant, *stream).await? {
+                        found.insert(((*tenant).to_owned(), *stream), view);
+                    }
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// The version a read-model row reflects.

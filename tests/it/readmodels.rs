@@ -8,8 +8,16 @@ use tests::*;
 
 /// Every read-model row of the active generation, as comparable text.
 pub(crate) async fn snapshot(t: &TestLog) -> Vec<(String, i64, String)> {
-    let sql = "SELECT tenant_id, version, view FROM rm_cases WHERE generation = (SELECT generation FROM rm_meta) \
-               UNION ALL SELECT tenant_id, version, view FROM rm_claimants WHERE generation = (SELECT generation FROM rm_meta) \
+    // The document and every column kept beside it (queues and look-ups
+    // read those): a rebuild's bulk write must fill them as a live batch does.
+    let sql = "SELECT tenant_id, version, view || '|' || status || '|' || phase || '|' || coalesce(assignee, '') \
+               || '|' || coalesce(team, '') || '|' || CAST(phase_entered_at AS TEXT) || '|' \
+               || CAST(awaiting_approval AS TEXT) || '|' || coalesce(proposer, '') || '|' \
+               || CAST(overdue_count AS TEXT) || '|' || CAST(closed AS TEXT) || '|' || CAST(claim_date AS TEXT) \
+               || '|' || CAST(updated_at AS TEXT) || '|' || coalesce(CAST(next_due AS TEXT), '') \
+               FROM rm_cases WHERE generation = (SELECT generation FROM rm_meta) \
+               UNION ALL SELECT tenant_id, version, view || '|' || file_number_hash || '|' || coalesce(match_key, '') \
+               FROM rm_claimants WHERE generation = (SELECT generation FROM rm_meta) \
                ORDER BY 3";
     let rows: Vec<(String, i64, String)> = match &t.raw {
         Raw::Postgres(pg) => sqlx::query(sql)
