@@ -151,7 +151,9 @@ impl Aggregate for Claimant {
     }
 }
 
-type StateCache<S> = Cache<(TenantId, Uuid), (S, u64)>;
+/// States by stream, shared: a command decides on the cached state without
+/// copying it (long cases carry large states).
+type StateCache<S> = Cache<(TenantId, Uuid), (Arc<S>, u64)>;
 
 /// Commands on the same stream queue up inside one node instead of racing
 /// (a lost race costs a reload and a retry); optimistic concurrency still
@@ -276,7 +278,8 @@ impl Engine {
         id: Uuid,
     ) -> Result<(S, u64), EngineError> {
         let key = (tenant.clone(), id);
-        let (mut state, mut version) = cache.get(&key).unwrap_or_default();
+        let (cached, mut version) = cache.get(&key).unwrap_or_default();
+        let mut state = Arc::unwrap_or_clone(cached);
         let events = self.log.read_stream(tenant, id, version).await?;
         if events.is_empty() {
             return Ok((state, version));
@@ -289,7 +292,7 @@ impl Engine {
             state = state.apply(&S::decode(e)?);
             version = e.version;
         }
-        cache.insert(key, (state.clone(), version));
+        cache.insert(key, (Arc::new(state.clone()), version));
         Ok((state, version))
     }
 
@@ -471,7 +474,7 @@ impl Engine {
     fn remember(&self, env: &Envelope, states: Vec<(Uuid, Case, u64)>) {
         for (id, state, version) in states {
             self.cases
-                .insert((env.tenant.clone(), id), (state, version));
+                .insert((env.tenant.clone(), id), (Arc::new(state), version));
         }
     }
 
@@ -655,11 +658,12 @@ impl Engine {
         // append went through, is final. A replay is recognised by its key:
         // the append finds the record taken (or, for a refusal, a look-up
         // finds it), so the hot path makes one round trip.
-        let (mut case, mut version, mut fresh) = match self.cases.get(&(env.tenant.clone(), id)) {
+        let key = (env.tenant.clone(), id);
+        let (mut case, mut version, mut fresh) = match self.cases.get(&key) {
             Some((case, version)) => (case, version, false),
             None => {
                 let (case, version) = self.load_case(&env.tenant, case_id).await?;
-                (case, version, true)
+                (Arc::new(case), version, true)
             }
         };
         for attempt in 0..MAX_ATTEMPTS {
@@ -675,8 +679,8 @@ impl Engine {
             // A refusal, or "nothing to change", is only known on current state.
             let settled = matches!(&decided, Ok((events, _)) if !events.is_empty());
             if !fresh && !settled {
-                (case, version) = self.load_case(&env.tenant, case_id).await?;
-                fresh = true;
+                let (loaded, at) = self.load_case(&env.tenant, case_id).await?;
+                (case, version, fresh) = (Arc::new(loaded), at, true);
                 continue;
             }
             let (events, decided_command) = match decided {
@@ -709,11 +713,13 @@ impl Engine {
             }
             match self.log.append(&env.tenant, &batch).await {
                 Ok(_) => {
-                    // The state decided on is not needed again: evolved in
-                    // place, not copied (long cases carry large states).
+                    // The state decided on is not needed again: with the
+                    // cache's share dropped first it is usually the only
+                    // one, and is evolved in place, not copied.
+                    self.cases.remove(&key);
                     let state = events
                         .iter()
-                        .fold(std::mem::take(&mut case), |s, e| s.evolve(e));
+                        .fold(Arc::unwrap_or_clone(case), |s, e| s.evolve(e));
                     states.push((id, state, new_version));
                     self.remember(env, states);
                     return Ok(result);
@@ -722,8 +728,8 @@ impl Engine {
                     return self.replay_after_race(env, &fingerprint).await
                 }
                 Err(StoreError::VersionConflict { .. }) if !fresh => {
-                    (case, version) = self.load_case(&env.tenant, case_id).await?;
-                    fresh = true;
+                    let (loaded, at) = self.load_case(&env.tenant, case_id).await?;
+                    (case, version, fresh) = (Arc::new(loaded), at, true);
                 }
                 Err(StoreError::VersionConflict {
                     stream_id, current, ..
@@ -741,7 +747,7 @@ impl Engine {
                                 current: e.version.max(current),
                             });
                         }
-                        case = case.evolve(&event);
+                        case = Arc::new(Arc::unwrap_or_clone(case).evolve(&event));
                         version = e.version;
                     }
                     backoff(attempt).await;
