@@ -4,10 +4,8 @@
 //! column; the binary form spares both sides quoting and parsing the
 //! documents' text.
 
-use crate::db::file_number_hash;
 use crate::view::{CaseView, ClaimantView};
 use chrono::{DateTime, NaiveDate, Utc};
-use domain::FileNumber;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -100,72 +98,69 @@ impl Tuples {
     }
 }
 
-pub(crate) fn case_row(
-    out: &mut Tuples,
-    generation: i64,
-    tenant: &str,
-    view: &CaseView,
-    doc: &str,
-) {
-    out.row(18)
-        .int8(generation)
-        .text(tenant)
-        .uuid(view.case_id)
-        .uuid(view.claimant_id)
-        .int8(view.version as i64)
-        .text(&view.status)
-        .text(&view.phase)
-        .opt_text(view.assignee.as_deref())
-        .opt_text(view.team.as_deref())
-        .time(view.phase_entered_at)
-        .bool(view.awaiting_approval())
-        .opt_text(view.decision.as_ref().map(|d| d.proposer.as_str()))
-        .int8(view.overdue_count() as i64)
-        .bool(view.is_closed())
-        .time(view.claim_date)
-        .time(view.updated_at)
-        .text(doc)
-        .date(view.next_due());
+/// A document kind written by COPY: its statement and its row.
+pub(crate) trait CopyRow: serde::Serialize {
+    const COPY: &'static str;
+    fn row(out: &mut Tuples, generation: i64, tenant: &str, view: &Self, doc: &str);
 }
 
-pub(crate) fn claimant_row(
-    out: &mut Tuples,
-    generation: i64,
-    tenant: &str,
-    view: &ClaimantView,
-    doc: &str,
-) {
-    let hash = FileNumber::parse(&view.file_number)
-        .map(|f| file_number_hash(&f))
-        .unwrap_or_default();
-    out.row(7)
-        .int8(generation)
-        .text(tenant)
-        .uuid(view.claimant_id)
-        .int8(view.version as i64)
-        .text(&hash)
-        .text(doc)
-        .text(&crate::identity_match_key(
-            &view.family_name,
-            view.birth_date,
-        ));
+impl CopyRow for CaseView {
+    const COPY: &'static str = CASE_COPY;
+
+    fn row(out: &mut Tuples, generation: i64, tenant: &str, view: &Self, doc: &str) {
+        out.row(18)
+            .int8(generation)
+            .text(tenant)
+            .uuid(view.case_id)
+            .uuid(view.claimant_id)
+            .int8(view.version as i64)
+            .text(&view.status)
+            .text(&view.phase)
+            .opt_text(view.assignee.as_deref())
+            .opt_text(view.team.as_deref())
+            .time(view.phase_entered_at)
+            .bool(view.awaiting_approval())
+            .opt_text(view.decision.as_ref().map(|d| d.proposer.as_str()))
+            .int8(view.overdue_count() as i64)
+            .bool(view.is_closed())
+            .time(view.claim_date)
+            .time(view.updated_at)
+            .text(doc)
+            .date(view.next_due());
+    }
 }
 
-/// Streams `rows` into `statement`'s COPY, `write` encoding each row.
-async fn copy_rows<T>(
+impl CopyRow for ClaimantView {
+    const COPY: &'static str = CLAIMANT_COPY;
+
+    fn row(out: &mut Tuples, generation: i64, tenant: &str, view: &Self, doc: &str) {
+        let (file_number_hash, match_key) = view.lookup_keys();
+        out.row(7)
+            .int8(generation)
+            .text(tenant)
+            .uuid(view.claimant_id)
+            .int8(view.version as i64)
+            .text(&file_number_hash)
+            .text(doc)
+            .text(&match_key);
+    }
+}
+
+/// COPYs documents that have no row in `generation` yet.
+pub(crate) async fn copy_docs<V: CopyRow>(
     conn: &mut PgConnection,
-    statement: &str,
-    rows: &[T],
-    mut write: impl FnMut(&mut Tuples, &T) -> Result<(), serde_json::Error>,
+    generation: i64,
+    rows: &[(&str, &V)],
 ) -> Result<(), crate::ReadError> {
     if rows.is_empty() {
         return Ok(());
     }
-    let mut copy = conn.copy_in_raw(statement).await?;
+    let mut copy = conn.copy_in_raw(V::COPY).await?;
     let mut out = Tuples::default();
     out.buf.extend_from_slice(HEADER);
-    for row in rows {
-        write(&mut out, row)?;
+    for (tenant, view) in rows {
+        let doc = serde_json::to_string(view)?;
+        V::row(&mut out, generation, tenant, view, &doc);
         if out.buf.len() >= CHUNK {
             copy.send(std::mem::take(&mut out.buf)).await?;
         }
@@ -174,34 +169,6 @@ async fn copy_rows<T>(
     copy.send(out.buf).await?;
     copy.finish().await?;
     Ok(())
-}
-
-/// COPYs case documents that have no row in `generation` yet.
-pub(crate) async fn copy_cases(
-    conn: &mut PgConnection,
-    generation: i64,
-    rows: &[(&str, &CaseView)],
-) -> Result<(), crate::ReadError> {
-    copy_rows(conn, CASE_COPY, rows, |out, (tenant, view)| {
-        let doc = serde_json::to_string(view)?;
-        case_row(out, generation, tenant, view, &doc);
-        Ok(())
-    })
-    .await
-}
-
-/// COPYs claimant documents that have no row in `generation` yet.
-pub(crate) async fn copy_claimants(
-    conn: &mut PgConnection,
-    generation: i64,
-    rows: &[(&str, &ClaimantView)],
-) -> Result<(), crate::ReadError> {
-    copy_rows(conn, CLAIMANT_COPY, rows, |out, (tenant, view)| {
-        let doc = serde_json::to_string(view)?;
-        claimant_row(out, generation, tenant, view, &doc);
-        Ok(())
-    })
-    .await
 }
 
 #[cfg(test)]

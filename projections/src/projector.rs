@@ -1,9 +1,8 @@
 //! Follows the feed and keeps the read models.
 
 use crate::copy;
-use crate::db::{file_number_hash, on_db, ReadDb, ReadError};
+use crate::db::{on_db, ReadDb, ReadError};
 use crate::view::{CaseView, ClaimantView, EventInfo};
-use domain::FileNumber;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -260,48 +259,24 @@ impl Projector {
             let t0 = std::time::Instant::now();
             let Some(last) = events.last() else { break };
             to = last.cursor();
-            let cases = group(&events, StreamKind::Case);
-            let claimants = group(&events, StreamKind::Claimant);
-            let (mut old_cases, mut old_claimants) = (
-                self.read_back(
-                    next,
-                    &cases,
-                    &folded.cases,
-                    &folded.flushed_cases,
-                    &last_flush.cases,
-                )
-                .await?,
-                self.read_back(
-                    next,
-                    &claimants,
-                    &folded.claimants,
-                    &folded.flushed_claimants,
-                    &last_flush.claimants,
-                )
-                .await?,
-            );
-            for batch in &cases {
-                let key = (batch.tenant.to_owned(), batch.stream_id);
-                let current = folded
-                    .cases
-                    .remove(&key)
-                    .or_else(|| last_flush.cases.get(&key).cloned())
-                    .or_else(|| old_cases.remove(&key));
-                if let Some(view) = fold_case(current, batch)? {
-                    folded.cases.insert(key, view);
-                }
-            }
-            for batch in &claimants {
-                let key = (batch.tenant.to_owned(), batch.stream_id);
-                let current = folded
-                    .claimants
-                    .remove(&key)
-                    .or_else(|| last_flush.claimants.get(&key).cloned())
-                    .or_else(|| old_claimants.remove(&key));
-                if let Some(view) = fold_claimant(current, batch)? {
-                    folded.claimants.insert(key, view);
-                }
-            }
+            self.fold_batch(
+                next,
+                &group(&events, StreamKind::Case),
+                &mut folded.cases,
+                &folded.flushed_cases,
+                &last_flush.cases,
+                fold_case,
+            )
+            .await?;
+            self.fold_batch(
+                next,
+                &group(&events, StreamKind::Claimant),
+                &mut folded.claimants,
+                &folded.flushed_claimants,
+                &last_flush.claimants,
+                fold_claimant,
+            )
+            .await?;
             done += events.len() as u64;
             t_fold += t0.elapsed().as_secs_f64();
             if folded.cases.len() + folded.claimants.len() >= flush_rows {
@@ -341,17 +316,20 @@ impl Projector {
         Ok(next)
     }
 
-    /// The documents of this batch's streams that an earlier flush wrote
-    /// and that are neither held nor in the last flush: read back from the
-    /// new generation, all at once (every flush but the last has committed).
-    async fn read_back<V: serde::de::DeserializeOwned>(
+    /// Folds a batch's streams of one kind into the documents `held`. A
+    /// stream not held folds on from the last flush's copy (its write may
+    /// be in flight) or, if an older flush wrote it (committed: one write
+    /// in flight at a time), from its row, read back with the batch's
+    /// other such streams in one query.
+    async fn fold_batch<V: serde::de::DeserializeOwned + Clone>(
         &self,
         generation: i64,
         batches: &[StreamBatch<'_>],
-        held: &HashMap<(String, Uuid), V>,
+        held: &mut HashMap<(String, Uuid), V>,
         flushed: &HashSet<(String, Uuid)>,
         last: &HashMap<(String, Uuid), V>,
-    ) -> Result<HashMap<(String, Uuid), V>, ReadError> {
+        fold: fn(Option<V>, &StreamBatch<'_>) -> Result<Option<V>, ReadError>,
+    ) -> Result<(), ReadError> {
         let wanted: Vec<(&str, Uuid)> = batches
             .iter()
             .filter(|b| {
@@ -360,12 +338,25 @@ impl Projector {
             })
             .map(|b| (b.tenant, b.stream_id))
             .collect();
-        match batches.first() {
+        let mut stored = match batches.first() {
             Some(first) if !wanted.is_empty() => {
-                self.db.stored_views(generation, first.kind, &wanted).await
+                self.db
+                    .stored_views(generation, first.kind, &wanted)
+                    .await?
             }
-            _ => Ok(HashMap::new()),
+            _ => HashMap::new(),
+        };
+        for batch in batches {
+            let key = (batch.tenant.to_owned(), batch.stream_id);
+            let current = held
+                .remove(&key)
+                .or_else(|| last.get(&key).cloned())
+                .or_else(|| stored.remove(&key));
+            if let Some(view) = fold(current, batch)? {
+                held.insert(key, view);
+            }
         }
+        Ok(())
     }
 }
 
@@ -713,20 +704,15 @@ macro_rules! write_claimants {
             ));
             let mut query = sqlx::query(&statement);
             for ((tenant, view), doc) in chunk.iter().zip(docs) {
-                let hash = FileNumber::parse(&view.file_number)
-                    .map(|f| file_number_hash(&f))
-                    .unwrap_or_default();
+                let (file_number_hash, match_key) = view.lookup_keys();
                 query = query
                     .bind($generation)
                     .bind(*tenant)
                     .bind(view.claimant_id)
                     .bind(view.version as i64)
-                    .bind(hash)
+                    .bind(file_number_hash)
                     .bind(doc)
-                    .bind(crate::identity_match_key(
-                        &view.family_name,
-                        view.birth_date,
-                    ));
+                    .bind(match_key);
             }
             query.execute(&mut *$tx).await?;
         }
@@ -866,8 +852,8 @@ impl ReadDb {
                     tx.rollback().await?;
                     return Ok(false);
                 }
-                copy::copy_cases(&mut tx, generation, &new_cases).await?;
-                copy::copy_claimants(&mut tx, generation, &new_claimants).await?;
+                copy::copy_docs(&mut tx, generation, &new_cases).await?;
+                copy::copy_docs(&mut tx, generation, &new_claimants).await?;
                 write_cases!(tx, sql, generation, cases_again);
                 write_claimants!(tx, sql, generation, claimants_again);
                 tx.commit().await?;

@@ -942,6 +942,18 @@ pub struct GuardianView {
 }
 
 impl ClaimantView {
+    /// The look-up columns kept beside the document: the file number's
+    /// hash and the identity match key (never the values themselves).
+    pub fn lookup_keys(&self) -> (String, String) {
+        let hash = domain::FileNumber::parse(&self.file_number)
+            .map(|f| crate::file_number_hash(&f))
+            .unwrap_or_default();
+        (
+            hash,
+            crate::identity_match_key(&self.family_name, self.birth_date),
+        )
+    }
+
     pub fn open(event: &ClaimantEvent, info: &EventInfo) -> Option<ClaimantView> {
         let ClaimantEvent::ClaimantRegistered { id, pii } = event else {
             return None;
