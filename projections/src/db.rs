@@ -155,11 +155,16 @@ pub struct DuePage {
 #[derive(Clone, Debug)]
 pub struct ReadDb {
     pub(crate) db: Database,
+    /// Documents the projector wrote last, for its next batches.
+    pub(crate) held: std::sync::Arc<crate::held::HeldDocs>,
 }
 
 impl ReadDb {
     pub fn new(db: Database) -> Self {
-        Self { db }
+        Self {
+            db,
+            held: Default::default(),
+        }
     }
 
     pub fn database(&self) -> &Database {

@@ -8,6 +8,7 @@
 
 mod copy;
 mod db;
+mod held;
 mod intake_records;
 mod projector;
 pub mod view;

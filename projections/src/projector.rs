@@ -651,6 +651,38 @@ macro_rules! advance_checkpoint {
     };
 }
 
+/// The document of a stream as its row holds it, inside the batch's
+/// transaction: the copy the projector kept when it wrote the row (the row
+/// is asked for its version only; its document is not sent), the row's own
+/// when the row has moved on or nothing was kept, `None` without a row.
+macro_rules! current_view {
+    ($self:ident, $tx:ident, $sql:ident, $kind:ident, $table:literal, $id:literal, $generation:expr, $batch:expr) => {{
+        let kept = $self
+            .held
+            .$kind
+            .take($generation, $batch.tenant, $batch.stream_id);
+        let kept_version = kept.as_ref().map_or(-1, |v| v.version as i64);
+        let row: Option<(i64, Option<String>)> = sqlx::query_as(&$sql(concat!(
+            "SELECT version, CASE WHEN version = $4 THEN NULL ELSE view END FROM ",
+            $table,
+            " WHERE generation = $1 AND tenant_id = $2 AND ",
+            $id,
+            " = $3"
+        )))
+        .bind($generation)
+        .bind($batch.tenant)
+        .bind($batch.stream_id)
+        .bind(kept_version)
+        .fetch_optional(&mut *$tx)
+        .await?;
+        match row {
+            None => None,
+            Some((_, Some(doc))) => Some(serde_json::from_str(&doc)?),
+            Some((_, None)) => kept,
+        }
+    }};
+}
+
 /// Upserts case rows, many per statement; a row only moves forward.
 macro_rules! write_cases {
     ($tx:ident, $sql:ident, $generation:expr, $rows:expr) => {
@@ -763,50 +795,45 @@ impl ReadDb {
             }
             let mut case_rows = Vec::with_capacity(cases.len());
             for batch in &cases {
-                let current: Option<String> = sqlx::query_scalar(&sql(
-                    "SELECT view FROM rm_cases WHERE generation = $1 AND tenant_id = $2 AND case_id = $3",
-                ))
-                .bind(generation)
-                .bind(batch.tenant)
-                .bind(batch.stream_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let current = current.map(|d| serde_json::from_str::<CaseView>(&d)).transpose()?;
+                let current: Option<CaseView> =
+                    current_view!(self, tx, sql, cases, "rm_cases", "case_id", generation, batch);
                 let before = current.as_ref().map(|v| v.version);
                 let Some(view) = fold_case(current, batch)? else { continue };
                 if Some(view.version) == before {
+                    // Nothing new for it: the row is as kept.
+                    self.held.cases.keep(generation, batch.tenant, batch.stream_id, view);
                     continue;
                 }
                 case_rows.push((batch.tenant, view));
             }
             let mut claimant_rows = Vec::with_capacity(claimants.len());
             for batch in &claimants {
-                let current: Option<String> = sqlx::query_scalar(&sql(
-                    "SELECT view FROM rm_claimants WHERE generation = $1 AND tenant_id = $2 AND claimant_id = $3",
-                ))
-                .bind(generation)
-                .bind(batch.tenant)
-                .bind(batch.stream_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let current = current.map(|d| serde_json::from_str::<ClaimantView>(&d)).transpose()?;
+                let current: Option<ClaimantView> = current_view!(
+                    self, tx, sql, claimants, "rm_claimants", "claimant_id", generation, batch
+                );
                 let Some(view) = fold_claimant(current, batch)? else { continue };
                 claimant_rows.push((batch.tenant, view));
             }
             write_cases!(tx, sql, generation, &case_rows);
             write_claimants!(tx, sql, generation, &claimant_rows);
             tx.commit().await?;
-            Ok(Some(
-                case_rows
-                    .iter()
-                    .map(|(tenant, view)| CaseChanged {
-                        tenant: (*tenant).to_owned(),
-                        case_id: view.case_id,
-                        claimant_id: view.claimant_id,
-                        version: view.version,
-                    })
-                    .collect(),
-            ))
+            let changed = case_rows
+                .iter()
+                .map(|(tenant, view)| CaseChanged {
+                    tenant: (*tenant).to_owned(),
+                    case_id: view.case_id,
+                    claimant_id: view.claimant_id,
+                    version: view.version,
+                })
+                .collect();
+            // Committed: the next batches fold on from these.
+            for (tenant, view) in case_rows {
+                self.held.cases.keep(generation, tenant, view.case_id, view);
+            }
+            for (tenant, view) in claimant_rows {
+                self.held.claimants.keep(generation, tenant, view.claimant_id, view);
+            }
+            Ok(Some(changed))
         })
     }
 

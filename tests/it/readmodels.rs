@@ -178,6 +178,59 @@ async fn concurrent_projectors_agree(backend: Backend) {
 }
 both!(concurrent_projectors_agree);
 
+/// Contacts recorded on every case (`round` keeps their ids apart).
+async fn record_contacts(w: &World, cases: &[CaseId], round: u128) {
+    for (n, id) in cases.iter().enumerate() {
+        let contact = CaseCommand::RecordContact(NewContact {
+            id: ContactId::from_uuid(uuid::Uuid::from_u128(round * 10_000 + n as u128)),
+            kind: ContactKind::Inbound,
+            channel: Channel::CallCenter,
+            reason: None,
+            summary: Text::parse("s", &format!("caller rang again, round {round}")).unwrap(),
+            follow_up: None,
+            occurred_at: at(4, 10 + round as u32),
+        });
+        w.engine
+            .execute(&env("alpha", "agent"), *id, contact)
+            .await
+            .unwrap();
+    }
+}
+
+/// A projector folds a stream on from the document it wrote last, unless
+/// the row has moved on since (another instance, with its own memory, wrote
+/// it): then from the row. Two instances take turns over the same cases;
+/// each turn leaves the other's kept documents behind the rows.
+async fn projectors_taking_turns_fold_on_from_the_rows(backend: Backend) {
+    let w = world(backend).await;
+    let cases = busy_history(&w).await;
+    let (a, b) = (
+        Projector::new(ReadDb::new(w.t.database()), w.t.log.clone()),
+        Projector::new(ReadDb::new(w.t.database()), w.t.log.clone()),
+    );
+    a.catch_up().await.unwrap();
+    record_contacts(&w, &cases, 1).await;
+    b.catch_up().await.unwrap();
+    record_contacts(&w, &cases, 2).await;
+    a.catch_up().await.unwrap();
+    record_contacts(&w, &cases, 3).await;
+    a.catch_up().await.unwrap();
+    let turns = snapshot(&w.t).await;
+    for round in 1..=3 {
+        let said = format!("caller rang again, round {round}");
+        assert_eq!(
+            turns
+                .iter()
+                .filter(|(_, _, row)| row.contains(&said))
+                .count(),
+            cases.len(),
+            "every case shows round {round}'s contact"
+        );
+    }
+    second_opinion(&w, ReadDb::new(w.t.database()), turns).await;
+}
+both!(projectors_taking_turns_fold_on_from_the_rows);
+
 async fn second_opinion(w: &World, read: ReadDb, racing: Vec<(String, i64, String)>) {
     let p = Projector::new(read, w.t.log.clone());
     p.rebuild(|_, _| {}).await.unwrap();
