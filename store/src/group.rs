@@ -313,63 +313,27 @@ pub(crate) async fn one(pool: &PgPool, p: &Pending) -> Result<Verdict, StoreErro
     }
 }
 
-/// Several commands, one statement. Two commands of a group on the same
-/// stream: the row moves once, for one of them; the other finds its head
+/// Several commands, one statement: `omnicase_append_group` (migration
+/// 0007) takes the commands in order. Two commands of a group on the same
+/// stream: the row moves once, for the first; the other finds its head
 /// moved, as it would in a group of its own. (The engine never has two
 /// appends of one case in flight, so that is for other callers.) A command
 /// whose idempotency key is already recorded (a replay) moves nothing and
 /// is answered as taken, without failing the group; a key recorded by a
 /// transaction still in flight fails the group, which is then split.
-const APPEND_MANY: &str = "\
-WITH cmd AS MATERIALIZED (
-    SELECT * FROM unnest($1::int[], $2::text[], $3::uuid[], $4::text[], $5::bigint[],
-                         $6::bytea[], $7::bigint[], $8::bytea[], $9::timestamptz[],
-                         $10::text[], $11::text[], $12::text[])
-        AS c(i, tenant_id, stream_id, kind, version, head_hash, expected, expected_hash,
-             at, key, fingerprint, result)
-), taken AS (
-    SELECT c.i FROM cmd c JOIN idempotency x ON x.tenant_id = c.tenant_id AND x.key = c.key
-), head AS (
-    UPDATE streams s SET version = c.version, head_hash = c.head_hash
-    FROM cmd c
-    WHERE s.tenant_id = c.tenant_id AND s.stream_id = c.stream_id AND s.kind = c.kind
-      AND s.version = c.expected AND s.head_hash = c.expected_hash
-      AND c.i NOT IN (SELECT i FROM taken)
-    RETURNING c.i, c.tenant_id, c.stream_id, c.kind, c.at, c.key, c.fingerprint, c.result
-), appended AS (
-    INSERT INTO events (tenant_id, stream_id, kind, version, event_id, event_type,
-                        schema_version, payload, metadata, recorded_at, prev_hash, hash)
-    SELECT h.tenant_id, h.stream_id, h.kind, e.version, e.event_id, e.event_type,
-           e.schema_version, e.payload::json, e.metadata::json, h.at, e.prev_hash, e.hash
-    FROM unnest($13::int[], $14::bigint[], $15::uuid[], $16::text[], $17::int[], $18::text[],
-                $19::text[], $20::bytea[], $21::bytea[])
-         AS e(i, version, event_id, event_type, schema_version, payload, metadata, prev_hash, hash)
-    JOIN head h ON h.i = e.i
-    ORDER BY e.i, e.version
-    RETURNING 1
-), remembered AS (
-    INSERT INTO idempotency (tenant_id, key, fingerprint, result, created_at)
-    SELECT h.tenant_id, h.key, h.fingerprint, h.result::json, h.at
-    FROM head h
-    WHERE h.key IS NOT NULL
-    RETURNING 1
-)
-SELECT i, true AS moved FROM head
-UNION ALL
-SELECT i, false FROM taken";
+const APPEND_MANY: &str = "SELECT cmd, moved FROM omnicase_append_group(\
+    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)";
 
 /// (index into `group`, head moved) of the commands whose heads moved or
 /// whose keys were taken; the others found their heads moved.
 async fn many(pool: &PgPool, group: &[Request]) -> Result<Vec<(i32, bool)>, sqlx::Error> {
     let commands = || group.iter().map(|r| &r.pending);
-    let idx: Vec<i32> = (0..group.len() as i32).collect();
     let events = || {
         commands()
             .enumerate()
             .flat_map(|(i, p)| p.events.iter().map(move |e| (i as i32, e)))
     };
     sqlx::query_as(APPEND_MANY)
-        .bind(&idx)
         .bind(commands().map(|p| p.tenant.as_str()).collect::<Vec<_>>())
         .bind(commands().map(|p| p.stream_id).collect::<Vec<_>>())
         .bind(commands().map(|p| p.kind).collect::<Vec<_>>())
