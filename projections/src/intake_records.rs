@@ -132,6 +132,17 @@ impl ReadDb {
         Ok(found)
     }
 
+    /// Refreshes the planner's statistics of the intake records (PostgreSQL;
+    /// SQLite's planner finds the primary key without them).
+    pub async fn refresh_intake_statistics(&self) -> Result<(), ReadError> {
+        if let store::Database::Postgres(pg) = &self.db {
+            sqlx::query("ANALYZE intake_documents")
+                .execute(pg.pool())
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Records a document's outcome; a record already there wins (the
     /// first outcome is the answer every re-send gets).
     pub async fn record_intake_document(&self, d: &IntakeDocument) -> Result<(), ReadError> {
