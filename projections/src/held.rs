@@ -61,13 +61,15 @@ pub(crate) struct Held<V: Clone + Weigh> {
     docs: Cache<Key, V, ByWeight>,
 }
 
-impl<V: Clone + Weigh> Held<V> {
-    fn new() -> Self {
+impl<V: Clone + Weigh> Default for Held<V> {
+    fn default() -> Self {
         Self {
             docs: Cache::with_weighter(ESTIMATED_DOCUMENTS, WEIGHT_CAPACITY, ByWeight),
         }
     }
+}
 
+impl<V: Clone + Weigh> Held<V> {
     /// Takes the kept document of a stream out (the caller checks it against
     /// the row's version and keeps what it writes next).
     pub(crate) fn take(&self, generation: i64, tenant: &str, stream_id: Uuid) -> Option<V> {
@@ -84,18 +86,10 @@ impl<V: Clone + Weigh> Held<V> {
 }
 
 /// The kept documents of both kinds.
+#[derive(Default)]
 pub(crate) struct HeldDocs {
     pub(crate) cases: Held<CaseView>,
     pub(crate) claimants: Held<ClaimantView>,
-}
-
-impl Default for HeldDocs {
-    fn default() -> Self {
-        Self {
-            cases: Held::new(),
-            claimants: Held::new(),
-        }
-    }
 }
 
 impl std::fmt::Debug for HeldDocs {

@@ -622,11 +622,16 @@ const CLAIMANT_UPSERT: &str = " ON CONFLICT (generation, tenant_id, claimant_id)
      WHERE rm_claimants.version < excluded.version";
 
 /// `SELECT <column>` of one stream's row in a generation.
-fn row_query(kind: StreamKind, column: &str) -> String {
-    let (table, id) = match kind {
+/// The read-model table of a stream kind and its id column.
+fn row_table(kind: StreamKind) -> (&'static str, &'static str) {
+    match kind {
         StreamKind::Case => ("rm_cases", "case_id"),
         StreamKind::Claimant => ("rm_claimants", "claimant_id"),
-    };
+    }
+}
+
+fn row_query(kind: StreamKind, column: &str) -> String {
+    let (table, id) = row_table(kind);
     format!("SELECT {column} FROM {table} WHERE generation = $1 AND tenant_id = $2 AND {id} = $3")
 }
 
@@ -656,25 +661,23 @@ macro_rules! advance_checkpoint {
 /// is asked for its version only; its document is not sent), the row's own
 /// when the row has moved on or nothing was kept, `None` without a row.
 macro_rules! current_view {
-    ($self:ident, $tx:ident, $sql:ident, $kind:ident, $table:literal, $id:literal, $generation:expr, $batch:expr) => {{
+    ($self:ident, $tx:ident, $sql:ident, $kind:ident, $generation:expr, $batch:expr) => {{
         let kept = $self
             .held
             .$kind
             .take($generation, $batch.tenant, $batch.stream_id);
         let kept_version = kept.as_ref().map_or(-1, |v| v.version as i64);
-        let row: Option<(i64, Option<String>)> = sqlx::query_as(&$sql(concat!(
-            "SELECT version, CASE WHEN version = $4 THEN NULL ELSE view END FROM ",
-            $table,
-            " WHERE generation = $1 AND tenant_id = $2 AND ",
-            $id,
-            " = $3"
-        )))
-        .bind($generation)
-        .bind($batch.tenant)
-        .bind($batch.stream_id)
-        .bind(kept_version)
-        .fetch_optional(&mut *$tx)
-        .await?;
+        let query = row_query(
+            $batch.kind,
+            "version, CASE WHEN version = $4 THEN NULL ELSE view END",
+        );
+        let row: Option<(i64, Option<String>)> = sqlx::query_as(&$sql(&query))
+            .bind($generation)
+            .bind($batch.tenant)
+            .bind($batch.stream_id)
+            .bind(kept_version)
+            .fetch_optional(&mut *$tx)
+            .await?;
         match row {
             None => None,
             Some((_, Some(doc))) => Some(serde_json::from_str(&doc)?),
@@ -796,7 +799,7 @@ impl ReadDb {
             let mut case_rows = Vec::with_capacity(cases.len());
             for batch in &cases {
                 let current: Option<CaseView> =
-                    current_view!(self, tx, sql, cases, "rm_cases", "case_id", generation, batch);
+                    current_view!(self, tx, sql, cases, generation, batch);
                 let before = current.as_ref().map(|v| v.version);
                 let Some(view) = fold_case(current, batch)? else { continue };
                 if Some(view.version) == before {
@@ -808,9 +811,8 @@ impl ReadDb {
             }
             let mut claimant_rows = Vec::with_capacity(claimants.len());
             for batch in &claimants {
-                let current: Option<ClaimantView> = current_view!(
-                    self, tx, sql, claimants, "rm_claimants", "claimant_id", generation, batch
-                );
+                let current: Option<ClaimantView> =
+                    current_view!(self, tx, sql, claimants, generation, batch);
                 let Some(view) = fold_claimant(current, batch)? else { continue };
                 claimant_rows.push((batch.tenant, view));
             }
@@ -913,10 +915,7 @@ impl ReadDb {
         kind: StreamKind,
         streams: &[(&str, Uuid)],
     ) -> Result<HashMap<(String, Uuid), V>, ReadError> {
-        let (table, id) = match kind {
-            StreamKind::Case => ("rm_cases", "case_id"),
-            StreamKind::Claimant => ("rm_claimants", "claimant_id"),
-        };
+        let (table, id) = row_table(kind);
         let mut found = HashMap::with_capacity(streams.len());
         match &self.db {
             store::Database::Postgres(pg) => {
