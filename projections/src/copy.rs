@@ -12,12 +12,6 @@ use uuid::Uuid;
 /// Bytes handed to the server at a time.
 const CHUNK: usize = 1 << 20;
 
-const CASE_COPY: &str = "COPY rm_cases (generation, tenant_id, case_id, claimant_id, version, status, phase, \
-     assignee, team, phase_entered_at, awaiting_approval, proposer, overdue_count, closed, claim_date, \
-     updated_at, view, next_due) FROM STDIN WITH (FORMAT binary)";
-const CLAIMANT_COPY: &str = "COPY rm_claimants (generation, tenant_id, claimant_id, version, \
-     file_number_hash, view, match_key) FROM STDIN WITH (FORMAT binary)";
-
 /// Signature, flags, header extension length.
 const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
 /// The tuple count that ends the data.
@@ -100,12 +94,13 @@ impl Tuples {
 
 /// A document kind written by COPY: its statement and its row.
 pub(crate) trait CopyRow: serde::Serialize {
-    const COPY: &'static str;
+    /// The columns [`row`](Self::row) writes, in its order.
+    const COLUMNS: &'static str;
     fn row(out: &mut Tuples, generation: i64, tenant: &str, view: &Self, doc: &str);
 }
 
 impl CopyRow for CaseView {
-    const COPY: &'static str = CASE_COPY;
+    const COLUMNS: &'static str = crate::projector::CASE_COLUMNS;
 
     fn row(out: &mut Tuples, generation: i64, tenant: &str, view: &Self, doc: &str) {
         out.row(18)
@@ -131,7 +126,7 @@ impl CopyRow for CaseView {
 }
 
 impl CopyRow for ClaimantView {
-    const COPY: &'static str = CLAIMANT_COPY;
+    const COLUMNS: &'static str = crate::projector::CLAIMANT_COLUMNS;
 
     fn row(out: &mut Tuples, generation: i64, tenant: &str, view: &Self, doc: &str) {
         let (file_number_hash, match_key) = view.lookup_keys();
@@ -146,16 +141,21 @@ impl CopyRow for ClaimantView {
     }
 }
 
-/// COPYs documents that have no row in `generation` yet.
+/// COPYs documents that have no row in `generation` yet into `table`.
 pub(crate) async fn copy_docs<V: CopyRow>(
     conn: &mut PgConnection,
+    table: &str,
     generation: i64,
     rows: &[(&str, &V)],
 ) -> Result<(), crate::ReadError> {
     if rows.is_empty() {
         return Ok(());
     }
-    let mut copy = conn.copy_in_raw(V::COPY).await?;
+    let statement = format!(
+        "COPY {table} ({}) FROM STDIN WITH (FORMAT binary)",
+        V::COLUMNS
+    );
+    let mut copy = conn.copy_in_raw(&statement).await?;
     let mut out = Tuples::default();
     out.buf.extend_from_slice(HEADER);
     for (tenant, view) in rows {

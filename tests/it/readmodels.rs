@@ -159,6 +159,96 @@ async fn projector_restart_mid_stream_is_harmless(backend: Backend) {
 }
 both!(projector_restart_mid_stream_is_harmless);
 
+/// On PostgreSQL each generation's rows are tables of their own (partitions
+/// of `rm_cases` / `rm_claimants`): a rebuild fills new ones, which get
+/// every index when attached, and drops the old generation's whole; what a
+/// rebuild that stopped half-way left behind is replaced, and the live
+/// projector goes on in the new tables.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rebuild_swaps_whole_tables_on_postgres() {
+    let w = world(Backend::Postgres).await;
+    let cases = busy_history(&w).await;
+    let read = ReadDb::new(w.t.database());
+    let projector = Projector::new(read.clone(), w.t.log.clone());
+    projector
+        .settle(std::time::Duration::from_secs(30))
+        .await
+        .unwrap();
+    let incremental = snapshot(&w.t).await;
+    let live = read.generation().await.unwrap();
+    let Raw::Postgres(pg) = &w.t.raw else {
+        unreachable!("a PostgreSQL world")
+    };
+    // Left by a rebuild that stopped half-way: the next generation's table,
+    // holding a stale row.
+    for sql in [
+        format!(
+            "CREATE TABLE rm_cases_g{n} (LIKE rm_cases INCLUDING ALL EXCLUDING INDEXES)",
+            n = live + 1
+        ),
+        format!(
+            "INSERT INTO rm_cases_g{n} SELECT * FROM rm_cases WHERE generation = {live} LIMIT 1",
+            n = live + 1
+        ),
+        format!(
+            "UPDATE rm_cases_g{n} SET generation = {n}, view = 'stale'",
+            n = live + 1
+        ),
+    ] {
+        sqlx::query(&sql).execute(pg.pool()).await.unwrap();
+    }
+
+    let next = projector.rebuild(|_, _| {}).await.unwrap();
+    assert_eq!(next, live + 1);
+    assert_eq!(snapshot(&w.t).await, incremental);
+    let tables: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT c.relname::text, (SELECT count(*) FROM pg_index i WHERE i.indrelid = c.oid) \
+         FROM pg_class c WHERE c.relname ~ '^rm_(cases|claimants)' AND c.relkind IN ('r', 'p') \
+         ORDER BY 1",
+    )
+    .fetch_all(pg.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        tables,
+        vec![
+            ("rm_cases".to_owned(), 5),
+            (format!("rm_cases_g{next}"), 5),
+            ("rm_claimants".to_owned(), 3),
+            (format!("rm_claimants_g{next}"), 3),
+        ],
+        "one table per read model and generation, each with every index"
+    );
+
+    // The live projector writes into the new generation's tables.
+    let contact = CaseCommand::RecordContact(NewContact {
+        id: ContactId::from_uuid(uuid::Uuid::from_u128(9_999)),
+        kind: ContactKind::Inbound,
+        channel: Channel::CallCenter,
+        reason: None,
+        summary: Text::parse("s", "called after the rebuild").unwrap(),
+        follow_up: None,
+        occurred_at: at(4, 9),
+    });
+    let appended = w
+        .engine
+        .execute(&env("alpha", "agent"), cases[0], contact)
+        .await
+        .unwrap();
+    projector
+        .settle(std::time::Duration::from_secs(30))
+        .await
+        .unwrap();
+    let in_new: i64 = sqlx::query_scalar(&format!(
+        "SELECT version FROM rm_cases_g{next} WHERE case_id = $1"
+    ))
+    .bind(cases[0].as_uuid())
+    .fetch_one(pg.pool())
+    .await
+    .unwrap();
+    assert_eq!(in_new as u64, appended.version);
+}
+
 /// Two projector instances racing over one feed write each row once and
 /// end where one instance would.
 async fn concurrent_projectors_agree(backend: Backend) {
