@@ -154,6 +154,13 @@ pub async fn open_cases(app: &App) -> Result<Arc<Vec<(Uuid, Uuid)>>, BenchError>
         store::Database::Postgres(pg) => sqlx::query_as(sql).fetch_all(pg.pool()).await?,
         store::Database::Sqlite(l) => sqlx::query_as(sql).fetch_all(l.reader()).await?,
     };
+    if rows.is_empty() {
+        return Err(BenchError::Setup(
+            "no open case to send commands to (the embedded server seeds its demo data \
+             from fixtures/claims under the working directory: run from the repository, as make bench does)"
+                .into(),
+        ));
+    }
     Ok(Arc::new(rows))
 }
 
