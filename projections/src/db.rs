@@ -20,6 +20,8 @@ pub enum ReadError {
     Decode(#[from] store::codec::DecodeError),
     #[error("read-model document: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("another rebuild of the read models is running: wait for it to finish (or stop it), then try again")]
+    RebuildRunning,
 }
 
 impl ReadError {
@@ -29,6 +31,7 @@ impl ReadError {
                 sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed,
             ) => "STORE_UNAVAILABLE",
             ReadError::Store(e) => e.code(),
+            ReadError::RebuildRunning => "REBUILD_IN_PROGRESS",
             _ => "INTERNAL",
         }
     }

@@ -62,6 +62,73 @@ async fn cli_migrate_demo_verify(backend: Backend) {
 }
 both!(cli_migrate_demo_verify);
 
+/// `omnicase rebuild` replays the log into a new generation of read models
+/// and switches to it, the same rows as before. On PostgreSQL, while
+/// another rebuild holds the database's rebuild lock, it is refused with
+/// `REBUILD_IN_PROGRESS` before it changes anything.
+async fn cli_rebuild(backend: Backend) {
+    let t = fresh_log(backend).await;
+    assert_eq!(
+        omnicase(&t.url, &["seed", &fixtures()]).await,
+        ExitCode::SUCCESS
+    );
+    let generation = || async {
+        let sql = "SELECT generation FROM rm_meta";
+        match &t.raw {
+            Raw::Postgres(pg) => sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(pg.pool())
+                .await
+                .unwrap(),
+            Raw::Sqlite(lite) => sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(lite.writer())
+                .await
+                .unwrap(),
+        }
+    };
+    // Everything seeded in the read models first (seed does not wait).
+    projections::Projector::new(projections::ReadDb::new(t.database()), t.log.clone())
+        .settle(std::time::Duration::from_secs(30))
+        .await
+        .unwrap();
+    let before = crate::readmodels::snapshot(&t).await;
+    assert!(!before.is_empty());
+    let first = generation().await;
+    assert_eq!(omnicase(&t.url, &["rebuild"]).await, ExitCode::SUCCESS);
+    assert_eq!(generation().await, first + 1);
+    assert_eq!(crate::readmodels::snapshot(&t).await, before);
+
+    let Raw::Postgres(pg) = &t.raw else { return };
+    let mut holder = pg.pool().acquire().await.unwrap().detach();
+    let key = "SELECT pg_advisory_lock(hashtextextended('omnicase.rebuild', 0))";
+    sqlx::query(key).execute(&mut holder).await.unwrap();
+    let argv = [
+        "omnicase",
+        "--database-url",
+        &t.url,
+        "--tenant",
+        "demo",
+        "rebuild",
+    ];
+    let refused = Cli::try_parse_from(argv).unwrap().run().await;
+    match refused {
+        Err(e) => assert_eq!(e.code(), "REBUILD_IN_PROGRESS", "{e}"),
+        Ok(code) => panic!("a second rebuild ran: {code:?}"),
+    }
+    assert_eq!(
+        generation().await,
+        first + 1,
+        "the refused rebuild changed nothing"
+    );
+    assert_eq!(crate::readmodels::snapshot(&t).await, before);
+    sqlx::query("SELECT pg_advisory_unlock(hashtextextended('omnicase.rebuild', 0))")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    assert_eq!(omnicase(&t.url, &["rebuild"]).await, ExitCode::SUCCESS);
+    assert_eq!(generation().await, first + 2);
+}
+both!(cli_rebuild);
+
 /// `omnicase ingest` files a manifest; re-running it files nothing twice;
 /// rejected documents make the exit code 3.
 async fn cli_ingest_is_idempotent(backend: Backend) {
