@@ -155,11 +155,17 @@ pub async fn open_cases(app: &App) -> Result<Arc<Vec<(Uuid, Uuid)>>, BenchError>
         store::Database::Sqlite(l) => sqlx::query_as(sql).fetch_all(l.reader()).await?,
     };
     if rows.is_empty() {
-        return Err(BenchError::Setup(
-            "no open case to send commands to (the embedded server seeds its demo data \
-             from fixtures/claims under the working directory: run from the repository, as make bench does)"
-                .into(),
-        ));
+        let hint = match &app.db {
+            // The demo data of the embedded server's first start.
+            store::Database::Sqlite(_) => {
+                " (the embedded server seeds its demo data from fixtures/claims under the \
+                 working directory: run from the repository, as make bench does)"
+            }
+            store::Database::Postgres(_) => "",
+        };
+        return Err(BenchError::Setup(format!(
+            "no open case to send commands to{hint}"
+        )));
     }
     Ok(Arc::new(rows))
 }
