@@ -159,6 +159,103 @@ async fn projector_restart_mid_stream_is_harmless(backend: Backend) {
 }
 both!(projector_restart_mid_stream_is_harmless);
 
+/// Upgrading a PostgreSQL database whose read models predate partitions
+/// (migration 0008): the active generation's rows stay and are served from
+/// its partition, an unfinished rebuild's rows are removed, and the next
+/// rebuild swaps in a partition of its own with the same rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn migration_0008_keeps_the_active_generation() {
+    use sqlx::Connection;
+    let name = format!("omnicase_t_{}", uuid::Uuid::new_v4().simple());
+    let admin = admin_url();
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+    let log = store::PgLog::connect(&url).await.unwrap();
+    // The schema as it was before 0008.
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations/postgres");
+    let mut before = sqlx::migrate::Migrator::new(std::path::Path::new(dir))
+        .await
+        .unwrap();
+    let older: Vec<_> = before
+        .migrations
+        .iter()
+        .filter(|m| m.version < 8)
+        .cloned()
+        .collect();
+    assert_eq!(older.len(), 7);
+    before.migrations = older.into();
+    before.run(log.pool()).await.unwrap();
+
+    let t = TestLog {
+        log: std::sync::Arc::new(log.clone()),
+        raw: Raw::Postgres(log.clone()),
+        url,
+    };
+    let engine = std::sync::Arc::new(engine::Engine::new(t.log.clone(), tenants()));
+    let w = World { t, engine };
+    busy_history(&w).await;
+    let read = ReadDb::new(w.t.database());
+    Projector::new(read.clone(), w.t.log.clone())
+        .settle(std::time::Duration::from_secs(30))
+        .await
+        .unwrap();
+    let served = snapshot(&w.t).await;
+    assert!(served.len() >= 12, "{}", served.len());
+    // What a rebuild that stopped half-way left: generation 2 rows.
+    let mut tx = log.pool().begin().await.unwrap();
+    for table in ["rm_cases", "rm_claimants"] {
+        for sql in [
+            format!(
+                "CREATE TEMP TABLE stale_{table} AS SELECT * FROM {table} WHERE generation = 1"
+            ),
+            format!("UPDATE stale_{table} SET generation = 2"),
+            format!("INSERT INTO {table} SELECT * FROM stale_{table}"),
+        ] {
+            sqlx::query(&sql).execute(&mut *tx).await.unwrap();
+        }
+    }
+    tx.commit().await.unwrap();
+
+    store::EventLog::migrate(&log).await.unwrap();
+    assert_eq!(snapshot(&w.t).await, served, "the active rows are kept");
+    let count = |sql: &'static str| {
+        let pool = log.pool().clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        count("SELECT count(*) FROM rm_cases WHERE generation <> 1").await,
+        0,
+        "an unfinished rebuild's rows are gone"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM pg_inherits WHERE inhrelid = 'rm_cases_g1'::regclass").await,
+        1,
+        "the old table is generation 1's partition"
+    );
+
+    let next = Projector::new(read.clone(), w.t.log.clone())
+        .rebuild(|_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(next, 2);
+    assert_eq!(snapshot(&w.t).await, served);
+    assert_eq!(
+        count("SELECT count(*) FROM pg_class WHERE relname ~ '^rm_(cases|claimants)_g1$'").await,
+        0,
+        "generation 1's tables are dropped"
+    );
+}
+
 /// On PostgreSQL each generation's rows are tables of their own (partitions
 /// of `rm_cases` / `rm_claimants`): a rebuild fills new ones, which get
 /// every index when attached, and drops the old generation's whole; what a
