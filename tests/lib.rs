@@ -34,6 +34,21 @@ pub struct TestLog {
     pub url: String,
 }
 
+/// A new, empty PostgreSQL database `name` (no schema yet); its URL.
+pub async fn empty_postgres_database(name: &str) -> String {
+    let admin = admin_url();
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    match admin.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{name}"),
+        None => panic!("TEST_DATABASE_URL has no database part"),
+    }
+}
+
 /// A fresh, migrated log: its own PostgreSQL database, or its own SQLite file.
 pub async fn fresh_log(backend: Backend) -> TestLog {
     let name = format!("omnicase_t_{}", uuid::Uuid::new_v4().simple());
@@ -51,17 +66,7 @@ pub async fn fresh_log(backend: Backend) -> TestLog {
             }
         }
         Backend::Postgres => {
-            let admin = admin_url();
-            let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            conn.close().await.unwrap();
-            let url = match admin.rsplit_once('/') {
-                Some((base, _)) => format!("{base}/{name}"),
-                None => panic!("TEST_DATABASE_URL has no database part"),
-            };
+            let url = empty_postgres_database(&name).await;
             let log = PgLog::connect(&url).await.unwrap();
             log.migrate().await.unwrap();
             TestLog {
@@ -110,9 +115,15 @@ pub struct World {
 }
 
 pub async fn world(backend: Backend) -> World {
-    let t = fresh_log(backend).await;
-    let engine = Arc::new(Engine::new(t.log.clone(), tenants()));
-    World { t, engine }
+    World::over(fresh_log(backend).await)
+}
+
+impl World {
+    /// The two agencies' engine over the log `t`.
+    pub fn over(t: TestLog) -> World {
+        let engine = Arc::new(Engine::new(t.log.clone(), tenants()));
+        World { t, engine }
+    }
 }
 
 pub fn env(tenant_name: &str, actor: &str) -> Envelope {

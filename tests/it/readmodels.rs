@@ -165,16 +165,8 @@ both!(projector_restart_mid_stream_is_harmless);
 /// rebuild swaps in a partition of its own with the same rows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn migration_0008_keeps_the_active_generation() {
-    use sqlx::Connection;
-    let name = format!("omnicase_t_{}", uuid::Uuid::new_v4().simple());
-    let admin = admin_url();
-    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    conn.close().await.unwrap();
-    let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+    let url =
+        empty_postgres_database(&format!("omnicase_t_{}", uuid::Uuid::new_v4().simple())).await;
     let log = store::PgLog::connect(&url).await.unwrap();
     // The schema as it was before 0008.
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations/postgres");
@@ -191,13 +183,11 @@ async fn migration_0008_keeps_the_active_generation() {
     before.migrations = older.into();
     before.run(log.pool()).await.unwrap();
 
-    let t = TestLog {
+    let w = World::over(TestLog {
         log: std::sync::Arc::new(log.clone()),
         raw: Raw::Postgres(log.clone()),
         url,
-    };
-    let engine = std::sync::Arc::new(engine::Engine::new(t.log.clone(), tenants()));
-    let w = World { t, engine };
+    });
     busy_history(&w).await;
     let read = ReadDb::new(w.t.database());
     Projector::new(read.clone(), w.t.log.clone())
