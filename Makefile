@@ -5,7 +5,7 @@ CARGO ?= cargo
 
 ## Build and serve the API on the embedded default (SQLite file in .omnicase/), with demo data.
 run:
-	$(CARGO) run -p services --bin omnicase -- serve
+	$(CARGO) run -p services --bin omnicase -- serve --dev
 
 ## Bring up PostgreSQL if needed, then fmt check, clippy -D warnings and every test.
 test:

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 VERSION="0.13.2"
 seconds="${1:-${FUZZ_SECONDS:-60}}"
 shift || true
-all=(submission mail_manifest stored_event jwt graphql_body)
+all=(submission mail_manifest stored_event jwt graphql_body graphql_shape)
 if [ "$#" -gt 0 ]; then targets=("$@"); else targets=("${all[@]}"); fi
 log() { echo "fuzz: $*" >&2; }
 

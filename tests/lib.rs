@@ -292,6 +292,9 @@ pub async fn api_world_with(
     use services::config::{RawBenefit, RawTenant, Settings};
     let t = fresh_log(backend).await;
     let mut settings = Settings::load(None, Some(&t.url)).unwrap();
+    // Development exposure unless a test adjusts it (tests that check the
+    // production defaults set `dev = false` and a secret of their own).
+    settings.dev = true;
     let mut benefit = RawBenefit::default();
     benefit
         .estimate_days
@@ -411,6 +414,22 @@ pub fn error_code(response: &serde_json::Value) -> Option<&str> {
 }
 
 impl ApiWorld {
+    /// Serves the router on a real socket (127.0.0.1, port 0) the way
+    /// `omnicase serve` does: the same connection limits and timeouts.
+    pub async fn serve(&self) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = self.router.clone();
+        let limits = self.app.settings.server.connection_limits();
+        tokio::spawn(services::http::serve(
+            listener,
+            router,
+            limits,
+            std::future::pending(),
+        ));
+        addr
+    }
+
     /// Waits until the read models hold every committed event.
     pub async fn settle(&self) {
         self.app

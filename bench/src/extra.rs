@@ -338,6 +338,8 @@ impl Server {
                 "--database-url",
                 database_url,
                 "serve",
+                // Demo data on first start (the bench reads its claims).
+                "--dev",
                 "--listen",
                 &addr.to_string(),
             ])

@@ -25,6 +25,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("stored_event", stored_event),
     ("jwt", jwt),
     ("graphql_body", graphql_body),
+    ("graphql_shape", graphql_shape),
 ];
 
 /// Codes are SCREAMING_SNAKE_CASE words, never empty.
@@ -358,17 +359,9 @@ fn build_harness() -> Result<Harness, String> {
 /// body as sent, clear means the rest is the query text (sent as a proper
 /// JSON body, so the parser and validator see what a fuzzer makes of it).
 pub fn graphql_body(data: &[u8]) {
-    use http_body_util::BodyExt;
-    use tower::ServiceExt;
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
-    let h = harness();
-    let token = h
-        .tokens
-        .get(usize::from(mode & 0x07) % h.tokens.len())
-        .cloned()
-        .flatten();
     let body = if mode & 0x80 != 0 {
         rest.to_vec()
     } else {
@@ -376,6 +369,132 @@ pub fn graphql_body(data: &[u8]) {
             .to_string()
             .into_bytes()
     };
+    post_graphql(mode, body);
+}
+
+/// The constructs that recursive code follows: each one nests inside
+/// itself (or, for fragments, spreads the previous one) `depth` times.
+#[derive(Debug, Clone, Copy)]
+enum Construct {
+    ListValue,
+    ObjectValue,
+    Selection,
+    InlineFragment,
+    ListType,
+    /// `fragment F{n} on QueryRoot { __typename ...F{n-1} × fan }`.
+    FragmentChain,
+    /// `a0: __typename a1: __typename …`.
+    Aliases,
+    /// One string literal of `depth` × 64 bytes.
+    HugeString,
+    /// `@include(if: …)` directives, `depth` of them on one field.
+    Directives,
+}
+
+const CONSTRUCTS: [Construct; 9] = [
+    Construct::ListValue,
+    Construct::ObjectValue,
+    Construct::Selection,
+    Construct::InlineFragment,
+    Construct::ListType,
+    Construct::FragmentChain,
+    Construct::Aliases,
+    Construct::HugeString,
+    Construct::Directives,
+];
+
+/// Renders a document from a structured description read off the bytes:
+/// byte 0 picks the caller (as for `graphql_body`); then up to four
+/// (construct, depth, fan) triples, each wrapped around the next, so deep
+/// nesting of every construct, and of one inside another, is a few bytes
+/// of input away from the fuzzer instead of thousands.
+pub fn render_shape(data: &[u8]) -> Option<(u8, String)> {
+    let (&mode, rest) = data.split_first()?;
+    let layers: Vec<(Construct, usize, usize)> = rest
+        .chunks_exact(4)
+        .take(4)
+        .map(|c| {
+            let construct = CONSTRUCTS[usize::from(c[0]) % CONSTRUCTS.len()];
+            // Up to 24,575 levels: past the body limit at the top of the range.
+            let depth = usize::from(u16::from_le_bytes([c[1], c[2]])) % 24_576;
+            (construct, depth, usize::from(c[3] % 4) + 1)
+        })
+        .collect();
+    let mut fragments = String::new();
+    let mut inner = String::from("__typename");
+    for (i, &(construct, depth, fan)) in layers.iter().rev().enumerate() {
+        let value = |open: &str, leaf: &str, close: &str| {
+            format!("{}{leaf}{}", open.repeat(depth), close.repeat(depth))
+        };
+        inner = match construct {
+            Construct::ListValue => {
+                format!("claim(id: {}) {{ id }} {inner}", value("[", "\"x\"", "]"))
+            }
+            Construct::ObjectValue => {
+                format!("claim(id: {}) {{ id }} {inner}", value("{a:", "1", "}"))
+            }
+            Construct::Selection => value("a{", &inner, "}"),
+            Construct::InlineFragment => value("...on QueryRoot{", &inner, "}"),
+            // List types nest on the operation's variable (below).
+            Construct::ListType => inner,
+            Construct::FragmentChain => {
+                let prefix = format!("L{i}F");
+                fragments.push_str(&format!("fragment {prefix}0 on QueryRoot {{ {inner} }}\n"));
+                for n in 1..=depth.min(4_000) {
+                    let spreads = format!("...{prefix}{} ", n - 1).repeat(fan);
+                    fragments.push_str(&format!(
+                        "fragment {prefix}{n} on QueryRoot {{ __typename {spreads}}}\n"
+                    ));
+                }
+                format!("...{prefix}{}", depth.min(4_000))
+            }
+            Construct::Aliases => {
+                let aliases: String = (0..depth.min(8_000))
+                    .map(|n| format!("a{n}: __typename "))
+                    .collect();
+                format!("{aliases}{inner}")
+            }
+            Construct::HugeString => format!(
+                "claim(id: \"{}\") {{ id }} {inner}",
+                "x".repeat(depth.saturating_mul(64).min(1 << 20))
+            ),
+            Construct::Directives => format!(
+                "__typename {}{inner}",
+                "@include(if: true) ".repeat(depth.min(8_000))
+            ),
+        };
+    }
+    let variables = layers
+        .iter()
+        .find(|(c, _, _)| matches!(c, Construct::ListType))
+        .map(|&(_, depth, _)| format!("($v: {}Int{})", "[".repeat(depth), "]".repeat(depth)))
+        .unwrap_or_default();
+    Some((mode, format!("query{variables} {{ {inner} }}\n{fragments}")))
+}
+
+/// `graphql_body` with a structure-aware generator ([`render_shape`]).
+pub fn graphql_shape(data: &[u8]) {
+    let Some((mode, query)) = render_shape(data) else {
+        return;
+    };
+    let body = serde_json::json!({ "query": query })
+        .to_string()
+        .into_bytes();
+    post_graphql(mode & 0x7f, body);
+}
+
+/// POSTs a body to /graphql as the caller `mode` picks and checks the
+/// answer: 200, 400 or 401 with JSON holding `data` or `errors`, every
+/// error coded, never INTERNAL (413 for a body over the limit).
+fn post_graphql(mode: u8, body: Vec<u8>) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let h = harness();
+    let token = h
+        .tokens
+        .get(usize::from(mode & 0x07) % h.tokens.len())
+        .cloned()
+        .flatten();
     let mut request =
         axum::http::Request::post("/graphql").header("content-type", "application/json");
     if let Some(token) = token {
@@ -396,10 +515,10 @@ pub fn graphql_body(data: &[u8]) {
             Err(e) => panic!("graphql: body: {e}"),
         }
     });
-    if status == 413 {
-        return; // larger than the body limit: refused before parsing
-    }
-    assert!(status == 200 || status == 400, "graphql: status {status}");
+    assert!(
+        matches!(status, 200 | 400 | 401 | 413),
+        "graphql: status {status}"
+    );
     let response: serde_json::Value = match serde_json::from_slice(&bytes) {
         Ok(v) => v,
         Err(_) => panic!("graphql: status {status} with a body that is not JSON"),

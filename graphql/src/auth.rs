@@ -178,6 +178,9 @@ pub enum AuthError {
     UnknownKid,
     #[error("bad authentication configuration: {0}")]
     BadConfig(&'static str),
+    /// A valid token of a tenant this deployment does not serve.
+    #[error("the token's tenant is not served here")]
+    UnknownTenant,
 }
 
 impl AuthError {
@@ -186,6 +189,7 @@ impl AuthError {
     pub fn code(&self) -> &'static str {
         match self {
             AuthError::BadConfig(_) => "BAD_CONFIGURATION",
+            AuthError::UnknownTenant => "UNKNOWN_TENANT",
             _ => "UNAUTHENTICATED",
         }
     }
@@ -234,6 +238,8 @@ pub struct Authenticator {
     alg_name: &'static str,
     keys: Keys,
     validation: Validation,
+    /// The tenants this deployment serves; `None`: any (unit tests).
+    tenants: Option<std::collections::BTreeSet<TenantId>>,
 }
 
 impl fmt::Debug for Authenticator {
@@ -291,7 +297,15 @@ impl Authenticator {
             alg_name,
             keys,
             validation,
+            tenants: None,
         })
+    }
+
+    /// Refuses, at authentication and so on every route, tokens of any
+    /// tenant but these (`UNKNOWN_TENANT`).
+    pub fn only_tenants(mut self, tenants: impl IntoIterator<Item = TenantId>) -> Self {
+        self.tenants = Some(tenants.into_iter().collect());
+        self
     }
 
     /// `header` is the raw Authorization header value (`Bearer <jwt>`), or None.
@@ -331,7 +345,15 @@ impl Authenticator {
         };
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, key, &self.validation)
             .map_err(|err| AuthError::from_jwt(&err))?;
-        principal_from_claims(&data.claims)
+        let principal = principal_from_claims(&data.claims)?;
+        if self
+            .tenants
+            .as_ref()
+            .is_some_and(|known| !known.contains(&principal.tenant))
+        {
+            return Err(AuthError::UnknownTenant);
+        }
+        Ok(principal)
     }
 }
 

@@ -5,25 +5,29 @@
 pub mod auth;
 mod context;
 mod error;
+pub mod limits;
 mod loaders;
 mod mutation;
 mod query;
 mod subscription;
 mod types;
+mod watch;
+mod ws;
 
 pub use context::Api;
 pub use error::ApiError;
 
-use async_graphql::http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
-use async_graphql::{Data, Schema};
+use async_graphql::http::GraphiQLSource;
+use async_graphql::Schema;
 use async_graphql_axum::rejection::GraphQLRejection;
-use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use auth::Principal;
 use axum::extract::{State, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use futures_util::stream::{BoxStream, StreamExt};
 use std::sync::Arc;
 
 pub type OmnicaseSchema =
@@ -32,29 +36,39 @@ pub type OmnicaseSchema =
 /// Limits that keep a hostile query cheap to refuse.
 pub const MAX_DEPTH: usize = 12;
 pub const MAX_COMPLEXITY: usize = 2_000;
-pub const MAX_ALIASES: usize = 30;
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub use limits::{MAX_ALIASES, MAX_FIELDS, MAX_NESTING, MAX_QUERY_BYTES};
 
 /// The schema, with the application installed.
 pub fn schema(api: Arc<Api>) -> OmnicaseSchema {
+    let watch = watch::CaseWatch::new(api.read.clone(), api.projector.clone());
+    build(api, watch, true)
+}
+
+fn build(api: Arc<Api>, watch: Arc<watch::CaseWatch>, suggestions: bool) -> OmnicaseSchema {
     let claimants = async_graphql::dataloader::DataLoader::new(
         loaders::ClaimantLoader {
             read: api.read.clone(),
         },
         tokio::spawn,
     );
-    Schema::build(
+    let builder = Schema::build(
         query::QueryRoot,
         mutation::MutationRoot,
         subscription::SubscriptionRoot,
     )
+    .data(watch)
     .data(api)
     .data(claimants)
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)
     .limit_recursive_depth(32)
-    .limit_directives(20)
-    .finish()
+    .limit_directives(20);
+    if suggestions {
+        builder.finish()
+    } else {
+        builder.disable_suggestions().finish()
+    }
 }
 
 /// The SDL, as committed in `graphql/schema.graphql`.
@@ -68,20 +82,144 @@ pub fn sdl() -> String {
     .sdl()
 }
 
+/// Who may read the schema through introspection outside development.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Introspection {
+    /// Anyone, even without a token.
+    Everyone,
+    /// Authenticated staff and integrators (the default).
+    #[default]
+    Staff,
+    /// Nobody (the committed SDL is the documentation).
+    Nobody,
+}
+
+/// How much of the schema callers may learn.
+#[derive(Clone, Copy, Debug)]
+pub struct Exposure {
+    /// Development: GraphiQL, introspection and suggestions for everyone.
+    pub dev: bool,
+    pub introspection: Introspection,
+}
+
+/// The schema behind the bounds of [`limits`]: every transport executes
+/// through this, so HTTP and the WebSocket refuse the same documents with
+/// the same codes, learn the schema under the same rules ([`Exposure`]),
+/// and every error leaves with an `extensions.code`.
+#[derive(Clone)]
+pub struct Guarded {
+    schema: OmnicaseSchema,
+    /// The same schema without "Did you mean …" suggestions, for anonymous
+    /// callers outside development.
+    reserved: OmnicaseSchema,
+    exposure: Exposure,
+}
+
+impl Guarded {
+    pub fn new(api: Arc<Api>, exposure: Exposure) -> Guarded {
+        let watch = watch::CaseWatch::new(api.read.clone(), api.projector.clone());
+        Guarded {
+            schema: build(api.clone(), watch.clone(), true),
+            reserved: build(api, watch, false),
+            exposure,
+        }
+    }
+
+    fn refused(refusal: limits::Refusal) -> async_graphql::Response {
+        async_graphql::Response::from_errors(vec![refusal.into_server_error()])
+    }
+
+    /// Screens the document and fits the request to its caller.
+    fn admit(
+        &self,
+        request: &mut async_graphql::Request,
+        caller: Option<&Principal>,
+    ) -> Result<(limits::Screened, &OmnicaseSchema), limits::Refusal> {
+        let screened = limits::screen(request)?;
+        let dev = self.exposure.dev;
+        let introspect = dev
+            || match self.exposure.introspection {
+                Introspection::Everyone => true,
+                Introspection::Staff => {
+                    caller.is_some_and(|p| p.is_staff() || p.has(auth::Role::Integrator))
+                }
+                Introspection::Nobody => false,
+            };
+        if !introspect {
+            if screened.introspects {
+                return Err(limits::Refusal::Introspection);
+            }
+            request.introspection_mode = async_graphql::IntrospectionMode::Disabled;
+        }
+        if let Some(p) = caller {
+            request.data.insert(p.clone());
+        }
+        let schema = if dev || caller.is_some() {
+            &self.schema
+        } else {
+            &self.reserved
+        };
+        Ok((screened, schema))
+    }
+
+    /// Runs one query or mutation for `caller` (None: anonymous).
+    pub async fn execute(
+        &self,
+        mut request: async_graphql::Request,
+        caller: Option<&Principal>,
+    ) -> async_graphql::Response {
+        let (screened, schema) = match self.admit(&mut request, caller) {
+            Ok(admitted) => admitted,
+            Err(refusal) => return Self::refused(refusal),
+        };
+        let mut response = schema.execute(request).await;
+        code_errors(&mut response, screened.parses);
+        response
+    }
+
+    /// Runs any operation as a stream of responses (the WebSocket).
+    pub fn execute_stream(
+        &self,
+        mut request: async_graphql::Request,
+        caller: Option<&Principal>,
+    ) -> BoxStream<'static, async_graphql::Response> {
+        let (screened, schema) = match self.admit(&mut request, caller) {
+            Ok(admitted) => admitted,
+            Err(refusal) => {
+                return futures_util::stream::once(async move { Self::refused(refusal) }).boxed()
+            }
+        };
+        schema
+            .execute_stream(request)
+            .map(move |mut response| {
+                code_errors(&mut response, screened.parses);
+                response
+            })
+            .boxed()
+    }
+}
+
+/// A server connection's slot under the connection cap, put in each
+/// request's extensions by the server: a WebSocket keeps it for as long as
+/// the socket lives, so upgraded connections count against the cap too.
+#[derive(Clone)]
+pub struct ConnectionSlot(pub Arc<dyn Send + Sync>);
+
 #[derive(Clone)]
 struct GqlState {
-    schema: OmnicaseSchema,
+    gql: Guarded,
     api: Arc<Api>,
     graphiql: bool,
 }
 
 /// `/graphql` (POST queries and mutations; GET serves GraphiQL when
-/// enabled) and `/graphql/ws` (subscriptions, graphql-ws protocol).
-pub fn routes(api: Arc<Api>, graphiql: bool) -> Router {
+/// enabled) and `/graphql/ws` (subscriptions, graphql-transport-ws).
+pub fn routes(api: Arc<Api>, exposure: Exposure) -> Router {
     let state = GqlState {
-        schema: schema(api.clone()),
+        gql: Guarded::new(api.clone(), exposure),
         api,
-        graphiql,
+        graphiql: exposure.dev,
     };
     Router::new()
         .route("/graphql", get(graphiql_page).post(graphql))
@@ -92,55 +230,12 @@ pub fn routes(api: Arc<Api>, graphiql: bool) -> Router {
         .with_state(state)
 }
 
+/// A request refused before execution: one coded error, no location.
 fn error_response(e: ApiError) -> GraphQLResponse {
     let err: async_graphql::Error = e.into();
-    async_graphql::Response::from_errors(vec![err.into_server_error(async_graphql::Pos::default())])
-        .into()
-}
-
-/// What the handler learns from parsing a query before executing it.
-struct Screen {
-    parses: bool,
-    aliases: usize,
-}
-
-/// Parses the query once to count aliased fields, so a query cannot fan one
-/// field out thousands of times.
-fn screen(query: &str) -> Screen {
-    let Ok(doc) = async_graphql::parser::parse_query(query) else {
-        // The executor reports the syntax error; it is coded below.
-        return Screen {
-            parses: false,
-            aliases: 0,
-        };
-    };
-    fn count(set: &async_graphql::parser::types::SelectionSet) -> usize {
-        use async_graphql::parser::types::Selection;
-        set.items
-            .iter()
-            .map(|s| match &s.node {
-                Selection::Field(f) => {
-                    usize::from(f.node.alias.is_some()) + count(&f.node.selection_set.node)
-                }
-                Selection::FragmentSpread(_) => 0,
-                Selection::InlineFragment(i) => count(&i.node.selection_set.node),
-            })
-            .sum()
-    }
-    let operations: usize = doc
-        .operations
-        .iter()
-        .map(|(_, op)| count(&op.node.selection_set.node))
-        .sum();
-    let fragments: usize = doc
-        .fragments
-        .values()
-        .map(|f| count(&f.node.selection_set.node))
-        .sum();
-    Screen {
-        parses: true,
-        aliases: operations + fragments,
-    }
+    let mut server = async_graphql::ServerError::new(err.message, None);
+    server.extensions = err.extensions;
+    async_graphql::Response::from_errors(vec![server]).into()
 }
 
 /// Every error carries an `extensions.code`: the executor's own errors get
@@ -187,26 +282,29 @@ async fn graphql(
         *response.status_mut() = axum::http::StatusCode::BAD_REQUEST;
         return response;
     };
-    let mut request = request.into_inner();
-    let screen = screen(&request.query);
-    if screen.aliases > MAX_ALIASES {
-        return error_response(ApiError::BadInput(format!(
-            "a query may use at most {MAX_ALIASES} aliases"
-        )))
-        .into_response();
-    }
+    let request = request.into_inner();
     let header = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    if header.is_some() {
-        match state.api.auth.authenticate_header(header) {
-            Ok(principal) => request = request.data(principal),
-            Err(_) => return error_response(ApiError::Unauthenticated).into_response(),
-        }
-    }
-    let mut response = state.schema.execute(request).await;
-    code_errors(&mut response, screen.parses);
-    GraphQLResponse::from(response).into_response()
+    let caller = match header {
+        None => None,
+        Some(_) => match state.api.auth.authenticate_header(header) {
+            Ok(principal) => Some(principal),
+            Err(e) => {
+                let refusal = match e {
+                    auth::AuthError::UnknownTenant => ApiError::Refused {
+                        code: e.code(),
+                        message: e.to_string(),
+                    },
+                    _ => ApiError::Unauthenticated,
+                };
+                let mut response = error_response(refusal).into_response();
+                *response.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
+                return response;
+            }
+        },
+    };
+    GraphQLResponse::from(state.gql.execute(request, caller.as_ref()).await).into_response()
 }
 
 async fn graphiql_page(State(state): State<GqlState>) -> Response {
@@ -222,44 +320,32 @@ async fn graphiql_page(State(state): State<GqlState>) -> Response {
     .into_response()
 }
 
-/// The token may come in the upgrade request's Authorization header or in
-/// the `connection_init` payload (`{"Authorization": "Bearer …"}`), as
-/// browsers cannot set headers on WebSockets.
+/// The graphql-transport-ws endpoint ([`ws`]). The token may come in the
+/// upgrade request's Authorization header or in the `connection_init`
+/// payload (`{"Authorization": "Bearer …"}`), as browsers cannot set
+/// headers on WebSockets.
 async fn subscriptions(
     State(state): State<GqlState>,
-    protocol: GraphQLProtocol,
     headers: HeaderMap,
+    slot: Option<axum::Extension<ConnectionSlot>>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let from_header: Option<Principal> = headers
+    let header = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|h| state.api.auth.authenticate_header(Some(h)).ok());
-    let auth = state.api.auth.clone();
-    let schema = state.schema.clone();
+        .map(str::to_owned);
+    let socket = ws::Socket {
+        gql: state.gql.clone(),
+        api: state.api.clone(),
+        header,
+    };
     upgrade
-        .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |stream| {
-            GraphQLWebSocket::new(stream, schema, protocol)
-                .on_connection_init(move |payload| async move {
-                    let mut data = Data::default();
-                    let token = payload
-                        .get("Authorization")
-                        .or_else(|| payload.get("authorization"))
-                        .and_then(|v| v.as_str());
-                    match (token, from_header) {
-                        (Some(t), _) => match auth.authenticate_header(Some(t)) {
-                            Ok(p) => data.insert(p),
-                            Err(_) => {
-                                return Err(async_graphql::Error::new("authentication required"))
-                            }
-                        },
-                        (None, Some(p)) => data.insert(p),
-                        (None, None) => {}
-                    }
-                    Ok(data)
-                })
-                .serve()
+        .protocols([ws::PROTOCOL])
+        .max_message_size(ws::MAX_MESSAGE_BYTES)
+        .max_frame_size(ws::MAX_MESSAGE_BYTES)
+        .on_upgrade(move |stream| async move {
+            let _slot = slot;
+            socket.serve(stream).await
         })
         .into_response()
 }

@@ -43,6 +43,11 @@ enum Command {
         /// Address to listen on, e.g. 127.0.0.1:8080 (overrides `listen`).
         #[arg(long)]
         listen: Option<String>,
+        /// Development mode (what `make run` uses): GraphiQL, demo data on
+        /// first start, introspection and suggestions for anyone, and the
+        /// built-in development token secret allowed. Same as `dev = true`.
+        #[arg(long)]
+        dev: bool,
     },
     /// Create or upgrade the database schema.
     Migrate,
@@ -174,7 +179,11 @@ impl Cli {
                 eprintln!("wrote {}", out.display());
                 return Ok(ExitCode::SUCCESS);
             }
-            Command::Serve { listen } => return serve(settings, listen, &env).await,
+            Command::Serve { listen, dev } => {
+                let mut settings = settings;
+                settings.dev |= dev;
+                return serve(settings, listen, &env).await;
+            }
             Command::Topics {
                 partitions,
                 replication,
@@ -379,6 +388,7 @@ async fn serve(
     let started = std::time::Instant::now();
     metrics_handle();
     let addr = listen.unwrap_or_else(|| settings.listen.clone());
+    settings.check_serving()?;
     let app = std::sync::Arc::new(App::open(settings).await?);
     if app.settings.uses_dev_secret() {
         tracing::warn!("using the built-in development token secret: set auth.hs256_secret (or an RSA/JWKS key) in production");
@@ -403,9 +413,13 @@ async fn serve(
         },
     ));
     banner(&app, env, local, started.elapsed()).await;
-    axum::serve(listener, app.router())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    crate::http::serve(
+        listener,
+        app.router(),
+        app.settings.server.connection_limits(),
+        shutdown_signal(),
+    )
+    .await?;
     let _ = stop_tx.send(true);
     for task in background {
         let _ = task.await;

@@ -27,6 +27,53 @@ pub struct Settings {
     /// Optional: with no brokers everything runs in-process.
     #[serde(default)]
     pub kafka: KafkaSettings,
+    /// Bounds on connections and requests (README, "Limits").
+    #[serde(default)]
+    pub server: ServerSettings,
+    /// Who may introspect the schema outside development: `staff`
+    /// (authenticated staff and integrators; the default), `everyone`,
+    /// `nobody`.
+    #[serde(default)]
+    pub introspection: graphql::Introspection,
+}
+
+/// How long and how many: the bounds that keep one client from holding the
+/// server (README, "Limits"; `OMNICASE_SERVER__MAX_CONNECTIONS`, …).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct ServerSettings {
+    /// Open connections (WebSockets included) before new ones get only the
+    /// health-check headroom; lowered to fit the open-file limit.
+    pub max_connections: usize,
+    /// A request head (also the next one on an idle keep-alive
+    /// connection) must arrive within this.
+    pub header_read_timeout_secs: u64,
+    /// A request body may pause at most this long between chunks.
+    pub body_timeout_secs: u64,
+    /// A request is answered (408) or ended within this.
+    pub request_timeout_secs: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 8192,
+            header_read_timeout_secs: 15,
+            body_timeout_secs: 30,
+            request_timeout_secs: 120,
+        }
+    }
+}
+
+impl ServerSettings {
+    pub fn connection_limits(&self) -> crate::http::ConnectionLimits {
+        crate::http::ConnectionLimits {
+            max_connections: self.max_connections,
+            header_read_timeout: std::time::Duration::from_secs(
+                self.header_read_timeout_secs.max(1),
+            ),
+        }
+    }
 }
 
 /// Kafka (DESIGN §7). `KAFKA_BROKERS` sets `brokers`.
@@ -350,6 +397,16 @@ impl Settings {
 
     pub fn uses_dev_secret(&self) -> bool {
         self.auth.hs256_secret.as_deref() == Some(DEV_SECRET)
+    }
+
+    /// What `serve` requires before it exposes anything: outside
+    /// development, not the public development secret (anyone could mint
+    /// tokens with it).
+    pub fn check_serving(&self) -> Result<(), ConfigError> {
+        if !self.dev && self.uses_dev_secret() {
+            return Err(ConfigError::DevSecretInProduction);
+        }
+        Ok(())
     }
 }
 

@@ -3,12 +3,20 @@
 //! `POST /intake/mail-batches` (a mail-scan manifest); `GET
 //! /intake/mail-batches/{batchId}` returns the recorded per-document results.
 //! Refusals are `{"error": {"code", "message"}}` with a 4xx status.
+//!
+//! Every route authenticates from the headers before a byte of the body is
+//! read: an anonymous upload is refused at once, whatever it declares.
+//! Mail batches are large: at most [`BATCHES_IN_FLIGHT_PER_PRINCIPAL`] per
+//! principal and [`BATCHES_IN_FLIGHT`] in all are read at once; more are
+//! answered 429 with `Retry-After`.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::Extension;
 use axum::{Json, Router};
 use graphql::auth::Principal;
 use graphql::Api;
@@ -19,6 +27,10 @@ use std::sync::Arc;
 /// A batch of 100,000 documents is about 40 MB of JSON.
 pub const MAX_BATCH_BYTES: usize = 128 * 1024 * 1024;
 pub const MAX_SUBMISSION_BYTES: usize = 1024 * 1024;
+
+/// Mail batches being read and filed at once, per principal and in all.
+pub const BATCHES_IN_FLIGHT_PER_PRINCIPAL: usize = 1;
+pub const BATCHES_IN_FLIGHT: usize = 4;
 
 pub fn routes(api: Arc<Api>) -> Router {
     Router::new()
@@ -36,7 +48,117 @@ pub fn routes(api: Arc<Api>) -> Router {
         )
         .route("/intake/mail-batches/{batch_id}", get(batch_results))
         .layer(axum::extract::DefaultBodyLimit::disable())
+        .route_layer(axum::middleware::from_fn_with_state(
+            api.clone(),
+            authenticate,
+        ))
         .with_state(api)
+}
+
+/// The principal from the Authorization header, before the body is read.
+async fn authenticate(State(api): State<Arc<Api>>, mut req: Request, next: Next) -> Response {
+    let header = req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    match api.auth.authenticate_header(header) {
+        Ok(p) => {
+            req.extensions_mut().insert(p);
+            next.run(req).await
+        }
+        Err(e) => refuse(
+            StatusCode::UNAUTHORIZED,
+            &IntakeError::new(
+                e.code(),
+                match e {
+                    graphql::auth::AuthError::UnknownTenant => {
+                        "the token's tenant is not served here"
+                    }
+                    _ => "authentication required",
+                },
+            ),
+        ),
+    }
+}
+
+/// Batches in flight, per principal and in all.
+struct InFlight {
+    total: usize,
+    by_principal: std::collections::HashMap<(String, String), usize>,
+}
+
+struct BatchSlot(String, String);
+
+fn in_flight() -> &'static std::sync::Mutex<InFlight> {
+    static IN_FLIGHT: std::sync::OnceLock<std::sync::Mutex<InFlight>> = std::sync::OnceLock::new();
+    IN_FLIGHT.get_or_init(|| {
+        std::sync::Mutex::new(InFlight {
+            total: 0,
+            by_principal: Default::default(),
+        })
+    })
+}
+
+impl BatchSlot {
+    fn take(p: &Principal) -> Option<BatchSlot> {
+        let mut f = in_flight().lock().unwrap_or_else(|e| e.into_inner());
+        let key = (p.tenant.as_str().to_owned(), p.subject.as_str().to_owned());
+        let mine = f.by_principal.get(&key).copied().unwrap_or(0);
+        if f.total >= BATCHES_IN_FLIGHT || mine >= BATCHES_IN_FLIGHT_PER_PRINCIPAL {
+            return None;
+        }
+        f.total += 1;
+        f.by_principal.insert(key.clone(), mine + 1);
+        Some(BatchSlot(key.0, key.1))
+    }
+}
+
+impl Drop for BatchSlot {
+    fn drop(&mut self) {
+        let mut f = in_flight().lock().unwrap_or_else(|e| e.into_inner());
+        f.total = f.total.saturating_sub(1);
+        let key = (std::mem::take(&mut self.0), std::mem::take(&mut self.1));
+        if let Some(n) = f.by_principal.get_mut(&key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                f.by_principal.remove(&key);
+            }
+        }
+    }
+}
+
+/// Takes a batch slot before the body is read (the body extractor runs
+/// after this one).
+struct Slot(#[allow(dead_code)] BatchSlot);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Slot {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(p) = parts.extensions.get::<Principal>() else {
+            return Err(unauthenticated());
+        };
+        match BatchSlot::take(p) {
+            Some(slot) => Ok(Slot(slot)),
+            None => {
+                let mut r = refuse(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    &IntakeError::new(
+                        "RATE_LIMITED",
+                        "another mail batch is being filed; send this one when it is done",
+                    ),
+                );
+                r.headers_mut().insert(
+                    axum::http::header::RETRY_AFTER,
+                    axum::http::HeaderValue::from_static("5"),
+                );
+                Err(r)
+            }
+        }
+    }
 }
 
 fn refuse(status: StatusCode, e: &IntakeError) -> Response {
@@ -59,13 +181,6 @@ fn status_of(e: &IntakeError) -> StatusCode {
     }
 }
 
-fn principal(api: &Api, headers: &HeaderMap) -> Option<Principal> {
-    let header = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    api.auth.authenticate_header(header).ok()
-}
-
 fn unauthenticated() -> Response {
     refuse(
         StatusCode::UNAUTHORIZED,
@@ -73,10 +188,11 @@ fn unauthenticated() -> Response {
     )
 }
 
-async fn submission(State(api): State<Arc<Api>>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(p) = principal(&api, &headers) else {
-        return unauthenticated();
-    };
+async fn submission(
+    State(api): State<Arc<Api>>,
+    Extension(p): Extension<Principal>,
+    body: Bytes,
+) -> Response {
     match api.intake.submit(&Api::caller(&p), &body).await {
         Ok(Filed::Case {
             case_id,
@@ -96,10 +212,12 @@ async fn submission(State(api): State<Arc<Api>>, headers: HeaderMap, body: Bytes
     }
 }
 
-async fn batch(State(api): State<Arc<Api>>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(p) = principal(&api, &headers) else {
-        return unauthenticated();
-    };
+async fn batch(
+    State(api): State<Arc<Api>>,
+    Extension(p): Extension<Principal>,
+    _slot: Slot,
+    body: Bytes,
+) -> Response {
     match api
         .intake
         .ingest_batch(&Api::caller(&p), &body, |_, _| {})
@@ -115,12 +233,9 @@ async fn batch(State(api): State<Arc<Api>>, headers: HeaderMap, body: Bytes) -> 
 
 async fn batch_results(
     State(api): State<Arc<Api>>,
-    headers: HeaderMap,
+    Extension(p): Extension<Principal>,
     Path(batch_id): Path<String>,
 ) -> Response {
-    let Some(p) = principal(&api, &headers) else {
-        return unauthenticated();
-    };
     if !p.is_staff() {
         return refuse(
             StatusCode::FORBIDDEN,

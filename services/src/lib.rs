@@ -3,7 +3,9 @@
 
 pub mod cli;
 pub mod config;
+pub mod errors;
 pub mod generator;
+pub mod http;
 pub mod intake_http;
 pub mod seed;
 pub mod server;

@@ -77,12 +77,6 @@ fn prepare_sqlite_dir(url: &str) -> Result<(), std::io::Error> {
 impl App {
     /// Connects and migrates; does not start background work.
     pub async fn open(settings: Settings) -> Result<App, AppError> {
-        if !settings.dev && settings.uses_dev_secret() {
-            // The development secret is public: anyone could mint tokens.
-            return Err(AppError::Config(
-                crate::config::ConfigError::DevSecretInProduction,
-            ));
-        }
         metrics_handle();
         prepare_sqlite_dir(&settings.database_url)?;
         let db = Database::connect(&settings.database_url).await?;
@@ -100,7 +94,9 @@ impl App {
             engine: engine.clone(),
             read: read.clone(),
             projector: projector.clone(),
-            auth: Arc::new(Authenticator::new(settings.auth()?)?),
+            auth: Arc::new(
+                Authenticator::new(settings.auth()?)?.only_tenants(engine.tenants().ids().cloned()),
+            ),
             read_your_writes: Duration::from_secs(2),
         });
         Ok(App {
@@ -122,9 +118,23 @@ impl App {
             .route("/readyz", get(readyz))
             .route("/metrics", get(metrics_text))
             .with_state(self.read.clone());
-        graphql::routes(self.api.clone(), self.settings.dev)
+        let limits = &self.settings.server;
+        let exposure = graphql::Exposure {
+            dev: self.settings.dev,
+            introspection: self.settings.introspection,
+        };
+        graphql::routes(self.api.clone(), exposure)
             .merge(crate::intake_http::routes(self.api.clone()))
             .merge(ops)
+            .fallback(|| async { crate::errors::HttpCode::NotFound.response("no such route") })
+            .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+                Duration::from_secs(limits.body_timeout_secs.max(1)),
+            ))
+            .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                Duration::from_secs(limits.request_timeout_secs.max(1)),
+            ))
+            .layer(middleware::from_fn(crate::errors::coded))
             .layer(middleware::from_fn(track))
             .layer(PropagateRequestIdLayer::x_request_id())
             .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {

@@ -15,7 +15,7 @@ const SUBMIT: &str = "mutation($input: SubmitClaimInput!, $key: String!) {
   }
 }";
 
-const CLAIM: &str = "query($id: ID!) {
+pub(crate) const CLAIM: &str = "query($id: ID!) {
   claim(id: $id) {
     id version status phase benefitType claimDate closeReason evidenceWaiverSubmitted5103
     contentions { description adjudication }
@@ -610,7 +610,7 @@ async fn authentication_and_limits_are_enforced() {
             json!({"id": s.case_id}),
         )
         .await;
-    assert_eq!(error_code(&r), Some("BAD_USER_INPUT"), "{r}");
+    assert_eq!(error_code(&r), Some("GRAPHQL_VALIDATION_FAILED"), "{r}");
     let deep = format!(
         "{{ __schema {{ types {{ {} name {} }} }} }}",
         "fields { type { ofType { ".repeat(6),

@@ -79,3 +79,10 @@ fn jwt_inputs_hold() {
 fn graphql_body_inputs_hold() {
     assert!(replay("graphql_body") >= 5);
 }
+
+/// The structure-aware generator's seeds (deep nesting of every construct,
+/// fragment doubling, alias chains, huge strings) hold.
+#[test]
+fn graphql_shape_inputs_hold() {
+    assert!(replay("graphql_shape") >= 10);
+}

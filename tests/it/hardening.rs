@@ -182,14 +182,32 @@ async fn queues_and_timelines_keep_internal_things_internal(backend: Backend) {
 }
 both!(queues_and_timelines_keep_internal_things_internal);
 
-/// Outside development, the public development secret is refused.
+/// Outside development (the default), `omnicase serve` refuses the public
+/// development secret before it opens anything; `--dev` allows it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn production_refuses_the_development_secret() {
+    use clap::Parser;
     let t = fresh_log(Backend::Sqlite).await;
+    let cli = services::cli::Cli::try_parse_from([
+        "omnicase",
+        "--database-url",
+        &t.url,
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+    ])
+    .unwrap();
+    let refused = cli.run().await;
+    assert!(
+        matches!(&refused, Err(e) if e.code() == "BAD_CONFIGURATION"),
+        "{refused:?}"
+    );
     let mut settings = services::config::Settings::load(None, Some(&t.url)).unwrap();
+    assert!(!settings.dev, "development mode is off by default");
+    assert!(settings.check_serving().is_err());
+    settings.dev = true;
+    assert!(settings.check_serving().is_ok());
     settings.dev = false;
-    let refused = services::server::App::open(settings.clone()).await;
-    assert!(matches!(refused, Err(e) if e.code() == "BAD_CONFIGURATION"));
     settings.auth.hs256_secret = Some("a-real-secret-that-is-long-enough-0123456789".into());
-    assert!(services::server::App::open(settings).await.is_ok());
+    assert!(settings.check_serving().is_ok());
 }

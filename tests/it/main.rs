@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api;
+mod attacks;
 mod cli;
 mod concurrency;
 mod engine_flows;

@@ -9,18 +9,10 @@ use tests::*;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-type Socket =
+pub(crate) type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn serve(w: &ApiWorld) -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let router = w.router.clone();
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    addr
-}
-
-async fn connect(addr: std::net::SocketAddr, token: &str) -> Socket {
+pub(crate) async fn connect(addr: std::net::SocketAddr, token: &str) -> Socket {
     let mut request = format!("ws://{addr}/graphql/ws")
         .into_client_request()
         .unwrap();
@@ -38,12 +30,12 @@ async fn connect(addr: std::net::SocketAddr, token: &str) -> Socket {
     ws
 }
 
-async fn send(ws: &mut Socket, v: Value) {
+pub(crate) async fn send(ws: &mut Socket, v: Value) {
     ws.send(Message::Text(v.to_string().into())).await.unwrap();
 }
 
 /// The next JSON message (pings skipped), within 15 s.
-async fn next(ws: &mut Socket) -> Value {
+pub(crate) async fn next(ws: &mut Socket) -> Value {
     loop {
         let msg = tokio::time::timeout(Duration::from_secs(15), ws.next())
             .await
@@ -59,7 +51,23 @@ async fn next(ws: &mut Socket) -> Value {
     }
 }
 
-const SUBSCRIBE: &str =
+/// A caseworker of tenant alpha moves the case to UNDER_REVIEW; the new
+/// version.
+pub(crate) async fn under_review(w: &ApiWorld, case_id: &str) -> u64 {
+    let cw = w.token("alpha", "cw-1", &[Role::Caseworker], None, false);
+    let r = w
+        .gql(
+            Some(&cw),
+            "mutation($c: ID!) { changePhase(caseId: $c, phase: UNDER_REVIEW, idempotencyKey: \"p1\") { version } }",
+            json!({"c": case_id}),
+        )
+        .await;
+    r["data"]["changePhase"]["version"]
+        .as_u64()
+        .expect("a new version")
+}
+
+pub(crate) const SUBSCRIBE: &str =
     "subscription($id: ID!) { claimStatusChanged(caseId: $id) { status version } }";
 
 /// A citizen subscribed to their claim sees the status change a caseworker
@@ -69,21 +77,13 @@ async fn claim_status_changes_reach_subscribers(backend: Backend) {
     let w = api_world(backend).await;
     let a = seed(&w, "alpha", "123456789").await;
     let b = seed(&w, "alpha", "987654321").await;
-    let addr = serve(&w).await;
+    let addr = w.serve().await;
 
     let mut ws = connect(addr, &a.citizen).await;
     send(&mut ws, json!({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIBE, "variables": {"id": a.case_id}}})).await;
     // Give the subscription a moment to register before the change.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let cw = w.token("alpha", "cw-1", &[Role::Caseworker], None, false);
-    let r = w
-        .gql(
-            Some(&cw),
-            "mutation($c: ID!) { changePhase(caseId: $c, phase: UNDER_REVIEW, idempotencyKey: \"p1\") { version } }",
-            json!({"c": a.case_id}),
-        )
-        .await;
-    assert!(r["data"]["changePhase"]["version"].is_number(), "{r}");
+    under_review(&w, &a.case_id).await;
     let msg = next(&mut ws).await;
     assert_eq!(msg["type"], "next", "{msg}");
     assert_eq!(
