@@ -37,6 +37,8 @@ pub enum DomainError {
     CaseComplete,
     #[error("a claim needs at least one contention")]
     NoContentions,
+    #[error("a claim has at most {} contentions", crate::case::MAX_CONTENTIONS)]
+    TooManyContentions,
     #[error("contention {0} not found")]
     ContentionNotFound(ContentionId),
     #[error("contention {0} appears twice")]
@@ -100,6 +102,7 @@ impl DomainError {
             CaseClosed => "CASE_CLOSED",
             CaseComplete => "CASE_COMPLETE",
             NoContentions => "NO_CONTENTIONS",
+            TooManyContentions => "TOO_MANY_CONTENTIONS",
             ContentionNotFound(_) => "CONTENTION_NOT_FOUND",
             DuplicateContention(_) => "DUPLICATE_CONTENTION",
             DuplicateChannelEntry => "DUPLICATE_CHANNEL_ENTRY",

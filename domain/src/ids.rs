@@ -125,10 +125,10 @@ fn upper_code_char(c: char) -> bool {
     c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'
 }
 fn visible(c: char) -> bool {
-    !c.is_control() && !c.is_whitespace()
+    printable(c) && !c.is_whitespace()
 }
 fn printable(c: char) -> bool {
-    !c.is_control()
+    !c.is_control() && !crate::text::is_hidden_format(c)
 }
 
 string_id!(
@@ -144,6 +144,10 @@ string_id!(
     /// The id a channel gives a submission (portal submission id, scan
     /// document id, counter receipt number, call id).
     ExternalId, "externalId", 1, 200, visible, printable
+);
+string_id!(
+    /// A client's idempotency key for a command (scoped by the caller).
+    ClientKey, "idempotencyKey", 1, 200, visible, printable
 );
 string_id!(
     /// A tenant-configured benefit type code (`COMPENSATION`, `PENSION`).

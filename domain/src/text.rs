@@ -3,8 +3,20 @@
 use crate::error::ParseError;
 use std::fmt;
 
+/// Characters that change how the text around them is shown without being
+/// seen themselves: bidirectional overrides, embeddings, isolates and
+/// marks. A name or key holding them can display as another one
+/// ("Trojan Source"); no field of ours needs them.
+pub fn is_hidden_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+    )
+}
+
 /// Trimmed, non-empty text of at most [`Text::MAX_CHARS`] characters with no
-/// control characters other than newline and tab.
+/// control characters other than newline and tab, and no
+/// [hidden formatting](is_hidden_format).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Text(String);
 
@@ -21,9 +33,12 @@ impl Text {
         }
         if trimmed
             .chars()
-            .any(|c| c.is_control() && c != '\n' && c != '\t')
+            .any(|c| (c.is_control() && c != '\n' && c != '\t') || is_hidden_format(c))
         {
-            return Err(ParseError::new(field, "contains control characters"));
+            return Err(ParseError::new(
+                field,
+                "contains control or bidirectional formatting characters",
+            ));
         }
         Ok(Self(trimmed.to_owned()))
     }

@@ -75,11 +75,7 @@ pub(crate) fn channel_of(p: &Principal, requested: Option<&str>) -> ApiResult<Ch
 }
 
 pub(crate) fn envelope(p: &Principal, channel: Channel, key: &str) -> ApiResult<Envelope> {
-    if key.trim().is_empty() || key.len() > 200 {
-        return Err(ApiError::BadInput(
-            "idempotencyKey must be 1 to 200 characters".into(),
-        ));
-    }
+    let key = domain::ClientKey::parse(key)?;
     Ok(Envelope::new(p.tenant.clone(), p.subject.clone())
         .channel(channel)
         .idempotency_key(format!("{}:{key}", p.subject)))

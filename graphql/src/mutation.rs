@@ -311,11 +311,7 @@ impl MutationRoot {
             }
         };
         let channel = channel_of(p, input.channel.as_deref())?;
-        if idempotency_key.trim().is_empty() || idempotency_key.len() > 200 {
-            return Err(
-                ApiError::BadInput("idempotencyKey must be 1 to 200 characters".into()).into(),
-            );
-        }
+        domain::ClientKey::parse(&idempotency_key).map_err(ApiError::from)?;
         // Filed through intake, so the channel rules (who may use which
         // channel, representatives, restricted records) are the same as for
         // every other path.

@@ -4,11 +4,11 @@ use graphql::auth::Role;
 use serde_json::{json, Value};
 use tests::*;
 
-const REGISTER: &str = "mutation($input: RegisterClaimantInput!, $key: String!) {
+pub(crate) const REGISTER: &str = "mutation($input: RegisterClaimantInput!, $key: String!) {
   registerClaimant(input: $input, idempotencyKey: $key) { claimantId outcome }
 }";
 
-const SUBMIT: &str = "mutation($input: SubmitClaimInput!, $key: String!) {
+pub(crate) const SUBMIT: &str = "mutation($input: SubmitClaimInput!, $key: String!) {
   submitClaim(input: $input, idempotencyKey: $key) {
     caseId version outcome replayed
     claim { id status phase claimDate estimatedCompletion { reason } channelEntries { channel externalId duplicateOf } }

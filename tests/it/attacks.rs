@@ -691,3 +691,61 @@ async fn outside_development_the_schema_is_not_shown_to_strangers() {
         "{m}"
     );
 }
+
+/// GraphQL inputs have the bounds of the published contract: contention
+/// count and length, control and bidirectional formatting characters in
+/// names and keys; mail batch ids `.` and `..` are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inputs_have_the_contracts_bounds() {
+    use crate::api::{REGISTER, SUBMIT};
+    let w = api_world(Backend::Sqlite).await;
+    let s = seed(&w, "alpha", "123456789").await;
+    let addr = w.serve().await;
+    let submit = |contentions: Vec<String>, key: &str| json!({"key": key, "input": {"benefitType": "PENSION", "contentions": contentions}});
+    let many: Vec<String> = (0..101).map(|i| format!("contention {i}")).collect();
+    let r = gql(addr, Some(&s.citizen), SUBMIT, submit(many, "many")).await;
+    assert_eq!(code(&r), Some("TOO_MANY_CONTENTIONS"), "{r}");
+    let long = vec!["x".repeat(4_001)];
+    let r = gql(addr, Some(&s.citizen), SUBMIT, submit(long, "long")).await;
+    assert_eq!(code(&r), Some("BAD_USER_INPUT"), "{r}");
+    for key in ["k\u{0}ey", "k\u{202E}yek", "   "] {
+        let r = gql(
+            addr,
+            Some(&s.citizen),
+            SUBMIT,
+            submit(vec!["knee".into()], key),
+        )
+        .await;
+        assert_eq!(code(&r), Some("BAD_USER_INPUT"), "{key:?}: {r}");
+    }
+    let agent = w.token("alpha", "agent-1", &[Role::Agent], None, false);
+    for name in ["Al\u{202E}xe", "Nul\u{0}l", "Tab\u{2066}"] {
+        let r = gql(
+            addr,
+            Some(&agent),
+            REGISTER,
+            json!({"key": format!("reg-{name}"), "input": {
+                "fileNumber": "555666777", "givenName": name, "familyName": "Rivera",
+                "birthDate": "1980-04-02", "postcode": "20420"
+            }}),
+        )
+        .await;
+        assert_eq!(code(&r), Some("BAD_USER_INPUT"), "{name:?}: {r}");
+    }
+    // The 100 the contract allows are accepted.
+    let hundred: Vec<String> = (0..100).map(|i| format!("contention {i}")).collect();
+    let r = gql(addr, Some(&s.citizen), SUBMIT, submit(hundred, "hundred")).await;
+    assert!(r["data"]["submitClaim"]["version"].is_number(), "{r}");
+    let scanner = w.token("alpha", "cw-1", &[Role::Caseworker], None, false);
+    for id in [".", "..", "a\u{202E}b", "a\u{1}b"] {
+        let manifest = json!({"schemaVersion": 1, "batchId": id, "documents": []}).to_string();
+        let (status, r, _) = raw(
+            addr,
+            &post("/intake/mail-batches", Some(&scanner), &manifest),
+        )
+        .await;
+        assert_eq!(status, 422, "{id:?}: {r}");
+        assert!(code(&r).is_some(), "{id:?}: {r}");
+    }
+    still_serves(addr, &s).await;
+}

@@ -289,9 +289,15 @@ fn guard_open(file: &CaseFile, command: &CaseCommand) -> Result<(), DomainError>
     Ok(())
 }
 
+/// Most contentions on one claim (the channel contract's `maxItems`).
+pub const MAX_CONTENTIONS: usize = 100;
+
 fn submit_claim(submit: &SubmitClaim, ctx: &Ctx) -> Result<Vec<CaseEvent>, DomainError> {
     if submit.contentions.is_empty() {
         return Err(DomainError::NoContentions);
+    }
+    if submit.contentions.len() > MAX_CONTENTIONS {
+        return Err(DomainError::TooManyContentions);
     }
     for (i, c) in submit.contentions.iter().enumerate() {
         if submit.contentions[..i].iter().any(|o| o.id == c.id) {
