@@ -411,8 +411,10 @@ impl Http {
         let router = app.router().merge(plain);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
+        // Served as `omnicase serve` serves (connection cap, timeouts).
+        let limits = app.settings.server.connection_limits();
         let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
+            let _ = services::http::serve(listener, router, limits, std::future::pending()).await;
         });
         let mut targets = Vec::new();
         for (case, claimant) in cases.iter().take(64) {

@@ -114,6 +114,31 @@ impl Principal {
     }
 }
 
+/// The verdict on a request's Authorization header (None: no header),
+/// reached once by the server's access layer and put in the request's
+/// extensions for every transport behind it.
+#[derive(Clone, Debug)]
+pub struct Authenticated(pub Option<Result<Principal, AuthError>>);
+
+impl Authenticated {
+    /// From the extension when the access layer ran, else from the header.
+    pub fn of(
+        extensions: &axum::http::Extensions,
+        headers: &axum::http::HeaderMap,
+        auth: &Authenticator,
+    ) -> Option<Result<Principal, AuthError>> {
+        if let Some(done) = extensions.get::<Authenticated>() {
+            return done.0.clone();
+        }
+        headers
+            .get(axum::http::header::AUTHORIZATION)
+            .map(|v| match v.to_str() {
+                Ok(h) => auth.authenticate_header(Some(h)),
+                Err(_) => Err(AuthError::MalformedHeader),
+            })
+    }
+}
+
 /// Where the verification keys come from.
 #[derive(Clone)]
 pub enum KeySource {

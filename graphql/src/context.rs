@@ -21,6 +21,8 @@ pub struct Api {
     pub auth: Arc<Authenticator>,
     /// How long a mutation waits for its own change to reach the read model.
     pub read_your_writes: Duration,
+    /// Request rates, and the tighter one for people look-ups.
+    pub rates: Arc<crate::rate::Rates>,
 }
 
 pub(crate) fn api<'a>(ctx: &Context<'a>) -> ApiResult<&'a Api> {
@@ -123,6 +125,24 @@ impl Api {
             })
             .await?;
         Ok(())
+    }
+
+    /// The look-up limit for people (by file number or identity): a
+    /// refusal is audited and coded `RATE_LIMITED`, with the wait.
+    pub(crate) async fn admit_lookup(
+        &self,
+        p: &Principal,
+        action: &str,
+        purpose: &str,
+    ) -> ApiResult<()> {
+        let Err(wait) = self.rates.check_lookup(p) else {
+            return Ok(());
+        };
+        self.audit(p, action, "CLAIMANT", "", purpose, "RATE_LIMITED")
+            .await?;
+        Err(ApiError::RateLimited {
+            retry_after_secs: crate::rate::retry_after_secs(wait),
+        })
     }
 
     /// A case the principal may see, or `NOT_FOUND` shaped exactly like a

@@ -20,6 +20,10 @@ pub enum ApiError {
     },
     /// Retriable (database down, conflict storm).
     Unavailable,
+    /// Too many requests of this kind: try again after the wait.
+    RateLimited {
+        retry_after_secs: u64,
+    },
     Internal,
 }
 
@@ -32,6 +36,7 @@ impl ApiError {
             ApiError::BadInput(_) => "BAD_USER_INPUT",
             ApiError::Refused { code, .. } => code,
             ApiError::Unavailable => "SERVICE_UNAVAILABLE",
+            ApiError::RateLimited { .. } => "RATE_LIMITED",
             ApiError::Internal => "INTERNAL",
         }
     }
@@ -44,6 +49,9 @@ impl ApiError {
             ApiError::BadInput(m) => m.clone(),
             ApiError::Refused { message, .. } => message.clone(),
             ApiError::Unavailable => "temporarily unavailable, try again".into(),
+            ApiError::RateLimited { retry_after_secs } => {
+                format!("too many requests of this kind; try again in {retry_after_secs} s")
+            }
             ApiError::Internal => "internal error".into(),
         }
     }
@@ -52,11 +60,19 @@ impl ApiError {
 impl From<ApiError> for async_graphql::Error {
     fn from(e: ApiError) -> Self {
         let code = e.code();
-        let retriable = matches!(e, ApiError::Unavailable) || code == "VERSION_CONFLICT";
+        let retriable = matches!(e, ApiError::Unavailable | ApiError::RateLimited { .. })
+            || code == "VERSION_CONFLICT";
+        let retry_after = match e {
+            ApiError::RateLimited { retry_after_secs } => Some(retry_after_secs),
+            _ => None,
+        };
         async_graphql::Error::new(e.message()).extend_with(|_, ext| {
             ext.set("code", code);
             if retriable {
                 ext.set("retriable", true);
+            }
+            if let Some(secs) = retry_after {
+                ext.set("retryAfterSeconds", secs);
             }
         })
     }

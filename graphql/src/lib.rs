@@ -9,6 +9,7 @@ pub mod limits;
 mod loaders;
 mod mutation;
 mod query;
+pub mod rate;
 mod subscription;
 mod types;
 mod watch;
@@ -267,7 +268,7 @@ fn code_errors(response: &mut async_graphql::Response, parses: bool) {
 
 async fn graphql(
     State(state): State<GqlState>,
-    headers: HeaderMap,
+    parts: axum::http::request::Parts,
     request: Result<GraphQLRequest, GraphQLRejection>,
 ) -> Response {
     let Ok(request) = request else {
@@ -283,26 +284,21 @@ async fn graphql(
         return response;
     };
     let request = request.into_inner();
-    let header = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let caller = match header {
+    let caller = match auth::Authenticated::of(&parts.extensions, &parts.headers, &state.api.auth) {
         None => None,
-        Some(_) => match state.api.auth.authenticate_header(header) {
-            Ok(principal) => Some(principal),
-            Err(e) => {
-                let refusal = match e {
-                    auth::AuthError::UnknownTenant => ApiError::Refused {
-                        code: e.code(),
-                        message: e.to_string(),
-                    },
-                    _ => ApiError::Unauthenticated,
-                };
-                let mut response = error_response(refusal).into_response();
-                *response.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
-                return response;
-            }
-        },
+        Some(Ok(principal)) => Some(principal),
+        Some(Err(e)) => {
+            let refusal = match e {
+                auth::AuthError::UnknownTenant => ApiError::Refused {
+                    code: e.code(),
+                    message: e.to_string(),
+                },
+                _ => ApiError::Unauthenticated,
+            };
+            let mut response = error_response(refusal).into_response();
+            *response.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
+            return response;
+        }
     };
     GraphQLResponse::from(state.gql.execute(request, caller.as_ref()).await).into_response()
 }
@@ -328,12 +324,18 @@ async fn subscriptions(
     State(state): State<GqlState>,
     headers: HeaderMap,
     slot: Option<axum::Extension<ConnectionSlot>>,
+    authenticated: Option<axum::Extension<auth::Authenticated>>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let header = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let header = match authenticated {
+        Some(axum::Extension(done)) => done.0,
+        None => headers
+            .get(axum::http::header::AUTHORIZATION)
+            .map(|v| match v.to_str() {
+                Ok(h) => state.api.auth.authenticate_header(Some(h)),
+                Err(_) => Err(auth::AuthError::MalformedHeader),
+            }),
+    };
     let socket = ws::Socket {
         gql: state.gql.clone(),
         api: state.api.clone(),

@@ -123,6 +123,9 @@ impl QueryRoot {
     ) -> async_graphql::Result<CaseContext> {
         let p = principal(ctx)?;
         require(p, STAFF)?;
+        api(ctx)?
+            .admit_lookup(p, "CASE_CONTEXT_BY_FILE_NUMBER", &purpose)
+            .await?;
         let file_number = FileNumber::parse(&file_number).map_err(ApiError::from)?;
         let claimant = api(ctx)?
             .read
@@ -146,6 +149,9 @@ impl QueryRoot {
     ) -> async_graphql::Result<CaseContext> {
         let p = principal(ctx)?;
         require(p, STAFF)?;
+        api(ctx)?
+            .admit_lookup(p, "CASE_CONTEXT_BY_IDENTITY", &purpose)
+            .await?;
         let candidates: Vec<ClaimantView> = api(ctx)?
             .read
             .claimants_matching(&p.tenant, &family_name, birth_date)

@@ -158,8 +158,8 @@ enum Out {
 pub(crate) struct Socket {
     pub gql: Guarded,
     pub api: Arc<Api>,
-    /// The upgrade request's Authorization header, if any.
-    pub header: Option<String>,
+    /// The verdict on the upgrade request's Authorization header, if any.
+    pub header: Option<Result<Principal, crate::auth::AuthError>>,
 }
 
 fn text(v: Value) -> Message {
@@ -302,13 +302,13 @@ impl Socket {
                 .or_else(|| p.get("authorization"))
                 .and_then(Value::as_str)
         });
-        match from_payload.or(self.header.as_deref()) {
-            Some(token) => self
-                .api
-                .auth
-                .authenticate_header(Some(token))
-                .map(Some)
-                .map_err(|_| Close::Forbidden),
+        let verdict = match from_payload {
+            Some(token) => Some(self.api.auth.authenticate_header(Some(token))),
+            None => self.header.clone(),
+        };
+        match verdict {
+            Some(Ok(p)) => Ok(Some(p)),
+            Some(Err(_)) => Err(Close::Forbidden),
             None => Ok(None),
         }
     }

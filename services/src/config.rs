@@ -35,6 +35,64 @@ pub struct Settings {
     /// `nobody`.
     #[serde(default)]
     pub introspection: graphql::Introspection,
+    /// Request rates (README, "Limits").
+    #[serde(default)]
+    pub rate_limits: RateLimitSettings,
+}
+
+/// Requests per minute (a quarter of it may come at once); 0 turns a
+/// limit off. `OMNICASE_RATE_LIMITS__PER_MINUTE=…`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct RateLimitSettings {
+    /// Requests without a valid token, per client address.
+    pub anonymous_per_minute: u32,
+    /// Requests per principal, unless its role or tenant says otherwise.
+    pub per_minute: u32,
+    /// Per role (`INTEGRATOR = 6000`).
+    pub roles: BTreeMap<String, u32>,
+    /// Per tenant and role (`[rate_limits.tenants.va-east] AGENT = 2400`).
+    pub tenants: BTreeMap<String, BTreeMap<String, u32>>,
+    /// `caseContextByFileNumber` and `caseContextByIdentity`, per agent.
+    pub lookups_per_minute: u32,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self {
+            anonymous_per_minute: 600,
+            per_minute: 1_200,
+            roles: [("INTEGRATOR".to_owned(), 12_000)].into_iter().collect(),
+            tenants: BTreeMap::new(),
+            lookups_per_minute: 30,
+        }
+    }
+}
+
+impl RateLimitSettings {
+    pub fn config(&self) -> Result<graphql::rate::RateConfig, ConfigError> {
+        let roles = |raw: &BTreeMap<String, u32>| {
+            raw.iter()
+                .map(|(code, n)| {
+                    graphql::auth::Role::parse(code)
+                        .map(|r| (r, *n))
+                        .ok_or_else(|| ConfigError::RateLimitRole(code.clone()))
+                })
+                .collect::<Result<HashMap<_, _>, _>>()
+        };
+        let mut tenants = HashMap::new();
+        for (name, raw) in &self.tenants {
+            let id = TenantId::parse(name).map_err(|_| ConfigError::Tenant(name.clone()))?;
+            tenants.insert(id, roles(raw)?);
+        }
+        Ok(graphql::rate::RateConfig {
+            anonymous_per_minute: self.anonymous_per_minute,
+            per_minute: self.per_minute,
+            roles: roles(&self.roles)?,
+            tenants,
+            lookups_per_minute: self.lookups_per_minute,
+        })
+    }
 }
 
 /// How long and how many: the bounds that keep one client from holding the
@@ -200,6 +258,8 @@ pub enum ConfigError {
     Benefit(String),
     #[error("configuration: unknown phase {0:?}")]
     Phase(String),
+    #[error("configuration: rate_limits names an unknown role {0:?}")]
+    RateLimitRole(String),
     #[error("configuration: dev = false but auth uses the public development secret; set auth.hs256_secret, rs256_public_pem_file or jwks_file")]
     DevSecretInProduction,
     #[error("configuration: channel {0:?}: {1}")]

@@ -57,11 +57,9 @@ pub fn routes(api: Arc<Api>) -> Router {
 
 /// The principal from the Authorization header, before the body is read.
 async fn authenticate(State(api): State<Arc<Api>>, mut req: Request, next: Next) -> Response {
-    let header = req
-        .headers()
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    match api.auth.authenticate_header(header) {
+    let verdict = graphql::auth::Authenticated::of(req.extensions(), req.headers(), &api.auth)
+        .unwrap_or(Err(graphql::auth::AuthError::MissingToken));
+    match verdict {
         Ok(p) => {
             req.extensions_mut().insert(p);
             next.run(req).await

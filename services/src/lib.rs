@@ -1,6 +1,7 @@
 //! The `omnicase` binary's parts: configuration, the assembled application
 //! and its HTTP router, the CLI commands, and the submission document.
 
+pub mod access;
 pub mod cli;
 pub mod config;
 pub mod errors;

@@ -98,6 +98,7 @@ impl App {
                 Authenticator::new(settings.auth()?)?.only_tenants(engine.tenants().ids().cloned()),
             ),
             read_your_writes: Duration::from_secs(2),
+            rates: Arc::new(graphql::rate::Rates::new(settings.rate_limits.config()?)),
         });
         Ok(App {
             settings,
@@ -125,6 +126,10 @@ impl App {
         };
         graphql::routes(self.api.clone(), exposure)
             .merge(crate::intake_http::routes(self.api.clone()))
+            .layer(middleware::from_fn_with_state(
+                self.api.clone(),
+                crate::access::admit,
+            ))
             .merge(ops)
             .fallback(|| async { crate::errors::HttpCode::NotFound.response("no such route") })
             .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(

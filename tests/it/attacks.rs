@@ -749,3 +749,72 @@ async fn inputs_have_the_contracts_bounds() {
     }
     still_serves(addr, &s).await;
 }
+
+/// Request rates per principal and per client address, and a tighter one
+/// for people look-ups per agent: 429 / RATE_LIMITED with Retry-After, the
+/// look-up refusals audited; other callers are not affected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rates_are_limited_per_principal_address_and_lookup() {
+    let w = api_world_with(Backend::Sqlite, |s| {
+        s.rate_limits.per_minute = 8;
+        s.rate_limits.anonymous_per_minute = 8;
+        s.rate_limits.lookups_per_minute = 4;
+        s.rate_limits.roles = [("SUPERVISOR".to_owned(), 600)].into_iter().collect();
+    })
+    .await;
+    let s = seed(&w, "alpha", "123456789").await;
+    let addr = w.serve().await;
+    // A caseworker: a burst of 2 (a quarter of 8 a minute), then 429.
+    let cw = w.token("alpha", "cw-rate", &[Role::Caseworker], None, false);
+    let claim = json!({"query": CLAIM, "variables": {"id": s.case_id}}).to_string();
+    let mut statuses = Vec::new();
+    let mut last = (0, Value::Null, String::new());
+    for _ in 0..3 {
+        last = raw(addr, &post("/graphql", Some(&cw), &claim)).await;
+        statuses.push(last.0);
+    }
+    assert_eq!(statuses, [200, 200, 429], "{:?}", last.1);
+    assert_eq!(code(&last.1), Some("RATE_LIMITED"), "{}", last.1);
+    assert!(
+        last.2.to_ascii_lowercase().contains("retry-after: "),
+        "{}",
+        last.2
+    );
+    // Anonymous requests count against the address, on every route.
+    let statuses: Vec<u16> = futures_util::future::join_all(
+        (0..3).map(|_| async { raw(addr, &post("/intake/submissions", None, "{}")).await.0 }),
+    )
+    .await;
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 429).count(),
+        1,
+        "{statuses:?}"
+    );
+    // Look-ups of people: one at once for an agent, then refused and audited.
+    let agent = w.token("alpha", "agent-9", &[Role::Agent], None, false);
+    let lookup = "query($f: String!) { caseContextByFileNumber(fileNumber: $f, purpose: \"inbound call\") { identityVerified } }";
+    let first = gql(addr, Some(&agent), lookup, json!({"f": "123456789"})).await;
+    assert!(first["errors"].is_null(), "{first}");
+    let second = gql(addr, Some(&agent), lookup, json!({"f": "987654321"})).await;
+    assert_eq!(code(&second), Some("RATE_LIMITED"), "{second}");
+    assert!(second["errors"][0]["extensions"]["retryAfterSeconds"].as_u64() >= Some(1));
+    let supervisor = w.token("alpha", "boss", &[Role::Supervisor], None, true);
+    let log = gql(
+        addr,
+        Some(&supervisor),
+        "{ auditLog(first: 50) { edges { node { actor action outcome } } } }",
+        json!({}),
+    )
+    .await;
+    let refused = log["data"]["auditLog"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["node"]["actor"] == "agent-9" && e["node"]["outcome"] == "RATE_LIMITED")
+        .count();
+    assert_eq!(refused, 1, "{log}");
+    // Others are not affected.
+    let other = w.token("alpha", "agent-10", &[Role::Agent], None, false);
+    let r = gql(addr, Some(&other), lookup, json!({"f": "123456789"})).await;
+    assert!(r["errors"].is_null(), "{r}");
+}
