@@ -23,6 +23,8 @@ groups=(
   'test(/^hardening::/)'
   'package(graphql) & test(/^limits::tests::/)'
   'package(graphql) & test(/^auth::tests::/)'
+  'package(graphql) & test(/^rate::tests::/)'
+  'package(services) & test(/^openapi::tests::/)'
   'test(/bola/)'
   'test(/never_cross_tenants/)'
   'test(/masks_until_verified/)'
@@ -41,4 +43,6 @@ for g in "${groups[@]}"; do
   fi
   expr="${expr:+$expr | }($g)"
 done
-exec cargo nextest run --workspace --no-fail-fast -E "$expr"
+cargo nextest run --workspace --no-fail-fast -E "$expr"
+# The HTTP intake against its own OpenAPI document, on a live server.
+scripts/api-fuzz.sh

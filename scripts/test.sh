@@ -44,5 +44,8 @@ cargo build --locked -p services --bin omnicase -p bench --bin omnicase-bench
 target/debug/omnicase-bench faults --quick
 KAFKA_BROKERS="$KAFKA_TEST_BROKERS" target/debug/omnicase-bench --quick --out target/bench/quick.json
 
+echo "== the HTTP intake against its OpenAPI document (schemathesis)"
+scripts/api-fuzz.sh "${API_FUZZ_EXAMPLES:-40}"
+
 echo "== bounded fuzzing (make fuzz): every target ${FUZZ_SECONDS:-20}s"
 scripts/fuzz.sh "${FUZZ_SECONDS:-20}"

@@ -21,11 +21,12 @@ use serde_json::Value;
 use std::collections::HashMap;
 use uuid::Uuid;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DocumentResult {
     pub document_id: String,
     /// ATTACHED, UNIDENTIFIED, REJECTED or RESOLVED.
+    #[schema(pattern = "^(ATTACHED|UNIDENTIFIED|REJECTED|RESOLVED)$")]
     pub status: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub case_id: Option<Uuid>,
@@ -35,11 +36,12 @@ pub struct DocumentResult {
     pub error_message: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchReport {
     pub batch_id: String,
     /// COMPLETE when every document was attached or queued, else PARTIAL.
+    #[schema(pattern = "^(COMPLETE|PARTIAL)$")]
     pub status: String,
     pub attached: usize,
     pub unidentified: usize,

@@ -21,8 +21,59 @@ use axum::{Json, Router};
 use graphql::auth::Principal;
 use graphql::Api;
 use intake::{Filed, IntakeError};
-use serde_json::json;
+use serde::Serialize;
 use std::sync::Arc;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// `200`: the submission is on a case.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FiledResponse {
+    /// Always `FILED`.
+    #[schema(pattern = "^FILED$")]
+    status: &'static str,
+    case_id: Uuid,
+    /// The case's version after the command.
+    #[schema(minimum = 1)]
+    version: u64,
+    /// CREATED, ATTACHED_AS_DUPLICATE, UPDATED or UNCHANGED.
+    #[schema(value_type = String, pattern = "^(CREATED|ATTACHED_AS_DUPLICATE|UPDATED|UNCHANGED)$")]
+    outcome: engine::Outcome,
+    /// True when this idempotency key was seen before: nothing was appended.
+    replayed: bool,
+}
+
+/// `202`: no claimant (or no open case) matched; waiting for an agent.
+#[derive(Serialize, ToSchema)]
+pub struct UnidentifiedResponse {
+    /// Always `UNIDENTIFIED`.
+    #[schema(pattern = "^UNIDENTIFIED$")]
+    status: &'static str,
+    reason: &'static str,
+}
+
+/// Every refusal: a stable code and a message that names fields, never
+/// values.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorResponse {
+    error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    #[schema(pattern = "^[A-Z][A-Z_]*$")]
+    code: String,
+    message: String,
+}
+
+/// The recorded per-document outcomes of a batch.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchResults {
+    batch_id: String,
+    documents: Vec<intake::mail::DocumentResult>,
+}
 
 /// A batch of 100,000 documents is about 40 MB of JSON.
 pub const MAX_BATCH_BYTES: usize = 128 * 1024 * 1024;
@@ -160,11 +211,13 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Slot {
 }
 
 fn refuse(status: StatusCode, e: &IntakeError) -> Response {
-    (
-        status,
-        Json(json!({"error": {"code": e.code, "message": e.message}})),
-    )
-        .into_response()
+    let body = ErrorResponse {
+        error: ErrorDetail {
+            code: e.code.to_owned(),
+            message: e.message.clone(),
+        },
+    };
+    (status, Json(body)).into_response()
 }
 
 fn status_of(e: &IntakeError) -> StatusCode {
@@ -186,6 +239,25 @@ fn unauthenticated() -> Response {
     )
 }
 
+/// File one channel-submission document (`schemas/channel-submission.v1.json`).
+#[utoipa::path(post, path = "/intake/submissions", tag = "intake",
+    request_body(content = inline(Object), content_type = "application/json",
+        description = "A channel submission (schemas/channel-submission.v1.json)"),
+    responses(
+        (status = 200, description = "Filed on a case", body = FiledResponse),
+        (status = 202, description = "No claimant matched: queued for an agent", body = UnidentifiedResponse),
+        (status = 400, description = "Not readable", body = ErrorResponse),
+        (status = 401, description = "No valid token (UNAUTHENTICATED, UNKNOWN_TENANT)", body = ErrorResponse),
+        (status = 403, description = "Channel or kind not allowed for this caller", body = ErrorResponse),
+        (status = 404, description = "Claimant or case not found", body = ErrorResponse),
+        (status = 408, description = "The body stalled or the request took too long", body = ErrorResponse),
+        (status = 409, description = "VERSION_CONFLICT", body = ErrorResponse),
+        (status = 413, description = "Over 1 MiB", body = ErrorResponse),
+        (status = 422, description = "Refused by the contract or the domain (coded)", body = ErrorResponse),
+        (status = 429, description = "RATE_LIMITED (Retry-After)", body = ErrorResponse),
+        (status = 503, description = "STORE_UNAVAILABLE: try again", body = ErrorResponse),
+    ),
+    security(("bearer" = [])))]
 async fn submission(
     State(api): State<Arc<Api>>,
     Extension(p): Extension<Principal>,
@@ -199,17 +271,44 @@ async fn submission(
             replayed,
         }) => {
             api.projector.wake();
-            (StatusCode::OK, Json(json!({"status": "FILED", "caseId": case_id, "version": version, "outcome": outcome, "replayed": replayed}))).into_response()
+            let filed = FiledResponse {
+                status: "FILED",
+                case_id,
+                version,
+                outcome,
+                replayed,
+            };
+            (StatusCode::OK, Json(filed)).into_response()
         }
         Ok(Filed::Unidentified { reason }) => (
             StatusCode::ACCEPTED,
-            Json(json!({"status": "UNIDENTIFIED", "reason": reason})),
+            Json(UnidentifiedResponse {
+                status: "UNIDENTIFIED",
+                reason,
+            }),
         )
             .into_response(),
         Err(e) => refuse(status_of(&e), &e),
     }
 }
 
+/// File a mail-scan batch manifest (`schemas/mail-batch.v1.json`); per
+/// document: attached, unidentified or rejected. Re-sending adds nothing.
+#[utoipa::path(post, path = "/intake/mail-batches", tag = "intake",
+    request_body(content = inline(Object), content_type = "application/json",
+        description = "A mail-scan batch manifest (schemas/mail-batch.v1.json)"),
+    responses(
+        (status = 200, description = "Every document's outcome", body = intake::mail::BatchReport),
+        (status = 400, description = "Not readable", body = ErrorResponse),
+        (status = 401, description = "No valid token (UNAUTHENTICATED, UNKNOWN_TENANT)", body = ErrorResponse),
+        (status = 403, description = "Not a mail scanner or staff of the tenant", body = ErrorResponse),
+        (status = 408, description = "The body stalled or the request took too long", body = ErrorResponse),
+        (status = 413, description = "Over 128 MiB", body = ErrorResponse),
+        (status = 422, description = "The manifest is refused as a whole (coded)", body = ErrorResponse),
+        (status = 429, description = "RATE_LIMITED: another batch of yours is being filed, or too many requests (Retry-After)", body = ErrorResponse),
+        (status = 503, description = "STORE_UNAVAILABLE: try again", body = ErrorResponse),
+    ),
+    security(("bearer" = [])))]
 async fn batch(
     State(api): State<Arc<Api>>,
     Extension(p): Extension<Principal>,
@@ -229,6 +328,20 @@ async fn batch(
     }
 }
 
+/// The recorded outcome of each document of a batch (staff).
+#[utoipa::path(get, path = "/intake/mail-batches/{batchId}", tag = "intake",
+    params(("batchId" = String, Path, description = "The manifest's batchId")),
+    responses(
+        (status = 200, description = "The batch's documents", body = BatchResults),
+        (status = 400, description = "The path does not decode", body = ErrorResponse),
+        (status = 401, description = "No valid token", body = ErrorResponse),
+        (status = 403, description = "Staff only", body = ErrorResponse),
+        (status = 404, description = "No such batch", body = ErrorResponse),
+        (status = 408, description = "The request took too long", body = ErrorResponse),
+        (status = 429, description = "RATE_LIMITED (Retry-After)", body = ErrorResponse),
+        (status = 503, description = "STORE_UNAVAILABLE: try again", body = ErrorResponse),
+    ),
+    security(("bearer" = [])))]
 async fn batch_results(
     State(api): State<Arc<Api>>,
     Extension(p): Extension<Principal>,
@@ -245,9 +358,12 @@ async fn batch_results(
             StatusCode::NOT_FOUND,
             &IntakeError::new("NOT_FOUND", "not found"),
         ),
-        Ok(docs) => (
+        Ok(documents) => (
             StatusCode::OK,
-            Json(json!({"batchId": batch_id, "documents": docs})),
+            Json(BatchResults {
+                batch_id,
+                documents,
+            }),
         )
             .into_response(),
         Err(e) => refuse(status_of(&e), &e),

@@ -8,6 +8,7 @@ pub mod errors;
 pub mod generator;
 pub mod http;
 pub mod intake_http;
+pub mod openapi;
 pub mod seed;
 pub mod server;
 pub mod submission;

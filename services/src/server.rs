@@ -131,6 +131,7 @@ impl App {
                 crate::access::admit,
             ))
             .merge(ops)
+            .merge(crate::openapi::routes())
             .fallback(|| async { crate::errors::HttpCode::NotFound.response("no such route") })
             .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
                 Duration::from_secs(limits.body_timeout_secs.max(1)),
