@@ -17,6 +17,7 @@ use domain::{BenefitType, Channel, ClaimantId, ExternalId, FileNumber, Submitter
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use projections::IntakeDocument;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -163,9 +164,9 @@ pub struct ManifestDocument {
     pub identified: bool,
     pub checksum: String,
     pub received_at: Option<DateTime<Utc>>,
-    /// The entry as sent, kept with its record (resolving unidentified mail
-    /// files it again).
-    pub entry: Value,
+    /// The entry as sent (its JSON text), kept with its record (resolving
+    /// unidentified mail files it again).
+    pub entry: Box<RawValue>,
     /// The submission it files, or why it cannot be filed.
     pub submission: Result<Submission, IntakeError>,
 }
@@ -180,54 +181,139 @@ pub fn decode_manifest(
     scanned_by: &domain::ActorId,
     bytes: &[u8],
 ) -> Result<Manifest, IntakeError> {
-    let manifest: Value = serde_json::from_slice(bytes)
-        .map_err(|_| IntakeError::new("MALFORMED_JSON", "the manifest is not JSON"))?;
-    if let Some(v) = contract.batch_violation(&manifest) {
-        return Err(IntakeError::new(schema_code(&v), v));
-    }
-    let batch_id = manifest["batchId"].as_str().unwrap_or_default().to_owned();
-    let entries = match manifest {
-        Value::Object(mut map) => match map.remove("documents") {
-            Some(Value::Array(entries)) => entries,
-            _ => Vec::new(),
-        },
-        _ => Vec::new(),
-    };
-    let documents = entries
+    let raw = read_manifest(contract, bytes)?;
+    let documents = raw
+        .entries
         .into_iter()
         .enumerate()
         .map(|(i, entry)| {
-            let id = entry["documentId"]
-                .as_str()
-                .filter(|id| !id.trim().is_empty())
-                .map(str::to_owned);
-            let submission = match (
-                &id,
-                entry_submission(contract, registry, tenant, &batch_id, scanned_by, &entry),
-            ) {
-                (None, Ok(_)) => Err(IntakeError::new(
-                    "MISSING_FIELD",
-                    "documentId must not be blank",
-                )),
-                (_, decoded) => decoded,
-            };
-            ManifestDocument {
-                identified: id.is_some(),
-                document_id: id.unwrap_or_else(|| format!("#{}", i + 1)),
-                checksum: entry["checksum"].as_str().unwrap_or_default().to_owned(),
-                received_at: entry["receivedAt"]
-                    .as_str()
-                    .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-                    .map(|d| d.with_timezone(&Utc)),
-                submission,
+            decode_entry(
+                contract,
+                registry,
+                tenant,
+                &raw.batch_id,
+                scanned_by,
+                i,
                 entry,
-            }
+            )
         })
         .collect();
     Ok(Manifest {
-        batch_id,
+        batch_id: raw.batch_id,
         documents,
     })
+}
+
+/// Entry `i` (0-based) of a manifest, decoded: one entry's tree at a time,
+/// dropped once decoded.
+fn decode_entry(
+    contract: &crate::Contract,
+    registry: &crate::Registry,
+    tenant: &TenantId,
+    batch_id: &str,
+    scanned_by: &domain::ActorId,
+    i: usize,
+    raw: Box<RawValue>,
+) -> ManifestDocument {
+    let entry: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+    let id = entry["documentId"]
+        .as_str()
+        .filter(|id| !id.trim().is_empty())
+        .map(str::to_owned);
+    let submission = match (
+        &id,
+        entry_submission(contract, registry, tenant, batch_id, scanned_by, &entry),
+    ) {
+        (None, Ok(_)) => Err(IntakeError::new(
+            "MISSING_FIELD",
+            "documentId must not be blank",
+        )),
+        (_, decoded) => decoded,
+    };
+    ManifestDocument {
+        identified: id.is_some(),
+        document_id: id.unwrap_or_else(|| format!("#{}", i + 1)),
+        checksum: entry["checksum"].as_str().unwrap_or_default().to_owned(),
+        received_at: entry["receivedAt"]
+            .as_str()
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+            .map(|d| d.with_timezone(&Utc)),
+        submission,
+        entry: raw,
+    }
+}
+
+/// A manifest read without one tree of it all: the envelope (every field
+/// but the documents as a tree, the documents as stand-ins) and each
+/// document as its raw text. Each entry becomes a tree of its own only
+/// while it is checked and decoded, so a batch costs about its own size in
+/// memory, not the ten to twenty times a whole JSON tree does.
+struct RawManifest {
+    batch_id: String,
+    entries: Vec<Box<RawValue>>,
+}
+
+/// Reads the manifest's envelope and checks it against the batch schema.
+fn read_manifest(contract: &crate::Contract, bytes: &[u8]) -> Result<RawManifest, IntakeError> {
+    let (envelope, entries) = read_envelope(bytes)?;
+    if let Some(v) = contract.batch_violation(&envelope) {
+        return Err(IntakeError::new(schema_code(&v), v));
+    }
+    let batch_id = envelope["batchId"].as_str().unwrap_or_default().to_owned();
+    Ok(RawManifest { batch_id, entries })
+}
+
+fn read_envelope(bytes: &[u8]) -> Result<(Value, Vec<Box<RawValue>>), IntakeError> {
+    let malformed = || IntakeError::new("MALFORMED_JSON", "the manifest is not JSON");
+    let fields: std::collections::BTreeMap<String, Box<RawValue>> =
+        match serde_json::from_slice(bytes) {
+            Ok(fields) => fields,
+            Err(_) => {
+                // JSON but not an object: a stand-in of the same JSON type
+                // gets the schema's own answer, without reading it into a
+                // tree; else not JSON at all.
+                serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(|_| malformed())?;
+                let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+                let stand_in = match first {
+                    Some(b'[') => Value::Array(Vec::new()),
+                    Some(b'"') => Value::String(String::new()),
+                    Some(b't' | b'f') => Value::Bool(false),
+                    Some(b'n') => Value::Null,
+                    _ => Value::from(0),
+                };
+                return Ok((stand_in, Vec::new()));
+            }
+        };
+    let mut envelope = serde_json::Map::new();
+    let mut entries = Vec::new();
+    for (key, value) in fields {
+        if key == "documents" {
+            if let Ok(list) = serde_json::from_str::<Vec<Box<RawValue>>>(value.get()) {
+                // Each entry stands in the envelope as what the batch schema
+                // checks of it (`items: {type: object}`): an empty object
+                // if it is one, else itself, so a refusal names it exactly.
+                // Each is then checked on its own against `$defs/entry`.
+                let stand_ins = list
+                    .iter()
+                    .map(|e| {
+                        if e.get().starts_with('{') {
+                            Ok(Value::Object(serde_json::Map::new()))
+                        } else {
+                            serde_json::from_str(e.get()).map_err(|_| malformed())
+                        }
+                    })
+                    .collect::<Result<Vec<Value>, IntakeError>>()?;
+                envelope.insert(key, Value::Array(stand_ins));
+                entries = list;
+                continue;
+            }
+        }
+        envelope.insert(
+            key,
+            serde_json::from_str(value.get()).map_err(|_| malformed())?,
+        );
+    }
+    Ok((Value::Object(envelope), entries))
 }
 
 /// Turns one manifest entry into a submission, or a coded rejection.
@@ -293,6 +379,9 @@ fn entry_submission(
 /// Documents in a batch from which the records table's statistics are
 /// refreshed after it.
 const STATISTICS_AFTER: usize = 1_000;
+/// Documents decoded and filed at a time: a batch's memory is about its
+/// bytes plus one chunk's documents, whatever its length.
+const MAIL_CHUNK: usize = 5_000;
 /// Documents of different claimants are filed this many at a time.
 const MAIL_CONCURRENCY: usize = 16;
 
@@ -368,63 +457,43 @@ impl Intake {
             ));
         }
         // The submitter is who authenticated, not what the manifest claims.
-        let manifest = decode_manifest(
-            &self.contract,
-            &self.registry,
-            &caller.tenant,
-            &caller.actor,
-            bytes,
-        )?;
-        let total = manifest.documents.len();
-        let docs = &manifest.documents;
-        let batch_id = manifest.batch_id.as_str();
-        // Who each document is about, as filing will match it. Mail never
-        // registers anyone, so this does not depend on the filing order.
-        // (Futures are collected first: a stream built from closures over
-        // borrowed documents is not provably Send.)
-        let lookups: Vec<_> = docs
-            .iter()
-            .map(|doc| self.mail_claimant(caller, doc))
-            .collect();
-        let claimants: Vec<Option<ClaimantId>> = stream::iter(lookups)
-            .buffered(MAIL_CONCURRENCY)
-            .try_collect()
-            .await?;
-        // What earlier filings of these documents recorded (a re-send, a
-        // resumed batch, or the same document id in another batch).
-        let ids: Vec<&str> = docs
-            .iter()
-            .filter(|d| d.identified)
-            .map(|d| d.document_id.as_str())
-            .collect();
-        let known: HashMap<String, IntakeDocument> = self
-            .read
-            .intake_documents(&caller.tenant, "MAIL_SCAN", &ids)
-            .await?
-            .into_iter()
-            .map(|d| (d.document_id.clone(), d))
-            .collect();
+        let RawManifest { batch_id, entries } = read_manifest(&self.contract, bytes)?;
+        let total = entries.len();
         let mut results: Vec<Option<DocumentResult>> = vec![None; total];
-        let groups: Vec<_> = filing_groups(docs, &claimants)
-            .into_iter()
-            .map(|group| {
-                let matched = group.iter().map(|&i| claimants.get(i).copied().flatten());
-                let group: Vec<_> = group.iter().copied().zip(matched).collect();
-                self.file_group(caller, batch_id, docs, group, &known)
-            })
-            .collect();
-        let mut filing = stream::iter(groups).buffer_unordered(MAIL_CONCURRENCY);
         let mut done = 0;
-        while let Some(filed) = filing.next().await {
-            for (i, result) in filed? {
-                if let Some(slot) = results.get_mut(i) {
+        // Decoded and filed a chunk at a time, in manifest order, so memory
+        // holds one chunk's documents whatever the size of the batch. A
+        // claimant's or a document id's documents stay in manifest order:
+        // within a chunk by the filing groups, across chunks by the order
+        // of the chunks.
+        let mut rest = entries.into_iter().enumerate();
+        loop {
+            let chunk: Vec<(usize, Box<RawValue>)> = rest.by_ref().take(MAIL_CHUNK).collect();
+            let Some(&(offset, _)) = chunk.first() else {
+                break;
+            };
+            let docs: Vec<ManifestDocument> = chunk
+                .into_iter()
+                .map(|(i, raw)| {
+                    decode_entry(
+                        &self.contract,
+                        &self.registry,
+                        &caller.tenant,
+                        &batch_id,
+                        &caller.actor,
+                        i,
+                        raw,
+                    )
+                })
+                .collect();
+            for (i, result) in self.file_chunk(caller, &batch_id, &docs).await? {
+                if let Some(slot) = results.get_mut(offset + i) {
                     *slot = Some(result);
                     done += 1;
                 }
             }
             progress(done, total);
         }
-        drop(filing);
         if total >= STATISTICS_AFTER {
             // A large batch changes the records table by a lot at once: the
             // planner's statistics are refreshed now, not whenever autovacuum
@@ -444,7 +513,7 @@ impl Intake {
             count("REJECTED"),
         );
         Ok(BatchReport {
-            batch_id: manifest.batch_id.clone(),
+            batch_id,
             status: if rejected == 0 { "COMPLETE" } else { "PARTIAL" }.into(),
             attached,
             unidentified,
@@ -454,6 +523,57 @@ impl Intake {
     }
 
     /// The claimant a manifest document will be matched to, if any.
+    /// Files a chunk of a batch's documents; each result with its index in
+    /// the chunk.
+    async fn file_chunk(
+        &self,
+        caller: &Caller,
+        batch_id: &str,
+        docs: &[ManifestDocument],
+    ) -> Result<Vec<(usize, DocumentResult)>, IntakeError> {
+        // Who each document is about, as filing will match it. Mail never
+        // registers anyone, so this does not depend on the filing order.
+        // (Futures are collected first: a stream built from closures over
+        // borrowed documents is not provably Send.)
+        let lookups: Vec<_> = docs
+            .iter()
+            .map(|doc| self.mail_claimant(caller, doc))
+            .collect();
+        let claimants: Vec<Option<ClaimantId>> = stream::iter(lookups)
+            .buffered(MAIL_CONCURRENCY)
+            .try_collect()
+            .await?;
+        // What earlier filings of these documents recorded (a re-send, a
+        // resumed batch, an earlier chunk, or the same document id in
+        // another batch).
+        let ids: Vec<&str> = docs
+            .iter()
+            .filter(|d| d.identified)
+            .map(|d| d.document_id.as_str())
+            .collect();
+        let known: HashMap<String, IntakeDocument> = self
+            .read
+            .intake_documents(&caller.tenant, "MAIL_SCAN", &ids)
+            .await?
+            .into_iter()
+            .map(|d| (d.document_id.clone(), d))
+            .collect();
+        let groups: Vec<_> = filing_groups(docs, &claimants)
+            .into_iter()
+            .map(|group| {
+                let matched = group.iter().map(|&i| claimants.get(i).copied().flatten());
+                let group: Vec<_> = group.iter().copied().zip(matched).collect();
+                self.file_group(caller, batch_id, docs, group, &known)
+            })
+            .collect();
+        let mut filing = stream::iter(groups).buffer_unordered(MAIL_CONCURRENCY);
+        let mut filed = Vec::with_capacity(docs.len());
+        while let Some(group) = filing.next().await {
+            filed.extend(group?);
+        }
+        Ok(filed)
+    }
+
     async fn mail_claimant(
         &self,
         caller: &Caller,
@@ -552,7 +672,7 @@ impl Intake {
             case_id,
             received_at: doc.received_at.unwrap_or_else(Utc::now),
             recorded_at: Utc::now(),
-            entry: doc.entry.to_string(),
+            entry: doc.entry.get().to_owned(),
         };
         Ok((result_of(&record), Some(record)))
     }
@@ -657,6 +777,7 @@ impl Intake {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -666,7 +787,7 @@ mod tests {
             identified: true,
             checksum: String::new(),
             received_at: None,
-            entry: Value::Null,
+            entry: RawValue::from_string("{}".into()).expect("a JSON text"),
             submission: Err(IntakeError::new("MISSING_FIELD", "test")),
         }
     }
