@@ -74,7 +74,8 @@ impl RateLimitSettings {
         let roles = |raw: &BTreeMap<String, u32>| {
             raw.iter()
                 .map(|(code, n)| {
-                    graphql::auth::Role::parse(code)
+                    // Environment keys arrive lowercased.
+                    graphql::auth::Role::parse(&code.to_ascii_uppercase())
                         .map(|r| (r, *n))
                         .ok_or_else(|| ConfigError::RateLimitRole(code.clone()))
                 })
@@ -487,6 +488,17 @@ mod tests {
         };
         assert!(tenants.get(&demo).is_some_and(|c| c.benefits.len() == 3));
         assert!(settings.is_ok_and(|s| s.uses_dev_secret() && s.auth().is_ok()));
+    }
+
+    #[test]
+    fn rate_limit_roles_are_read_in_any_case_and_checked() {
+        let mut limits = RateLimitSettings::default();
+        // As an environment variable names it (figment lowercases keys).
+        limits.roles = [("integrator".to_owned(), 5)].into_iter().collect();
+        let config = limits.config();
+        assert!(config.is_ok_and(|c| c.roles.get(&graphql::auth::Role::Integrator) == Some(&5)));
+        limits.roles = [("NOBODY".to_owned(), 5)].into_iter().collect();
+        assert!(matches!(limits.config(), Err(ConfigError::RateLimitRole(r)) if r == "NOBODY"));
     }
 
     #[test]
