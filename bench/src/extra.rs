@@ -304,7 +304,7 @@ pub async fn mail_ingest(
 
 // ------------------------------------------------------------ server process
 
-fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
+pub fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()

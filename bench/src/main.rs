@@ -4,6 +4,7 @@
 //! absolute figures and as a ratio; `target/bench/results.json` keeps them.
 //! How to read it: docs/benchmarks.md.
 
+mod attacks;
 mod extra;
 mod faults;
 mod load;
@@ -38,7 +39,7 @@ struct Args {
     #[arg(long, global = true, env = "BENCH_POSTGRES_URL")]
     postgres: Option<String>,
     /// Run only the sections whose name contains this (commands, http,
-    /// mail, rebuild, server, lag).
+    /// mail, rebuild, server, attacks, lag).
     #[arg(long, global = true)]
     only: Option<String>,
     /// Documents in the mail-scan batch (default 100,000; --quick 1,000).
@@ -347,6 +348,17 @@ async fn run(args: Args) -> Result<(), BenchError> {
                 "first_start_ms": fresh_ms, "start_ms": again_ms, "idle_rss_mib": again_rss,
             }),
         );
+    }
+
+    if wants("attacks") {
+        println!();
+        println!("== the server under the largest allowed request and under attack (embedded default) ==");
+        let dir = std::env::temp_dir().join(format!("omnicase-bench-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir)?;
+        let url = format!("sqlite://{}/omnicase.db", dir.display());
+        let report = attacks::server_under_attack(&bin, &url, args.quick).await?;
+        extras.insert("server_under_attack".into(), report);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     if wants("lag") {
