@@ -818,3 +818,87 @@ async fn rates_are_limited_per_principal_address_and_lookup() {
     let r = gql(addr, Some(&other), lookup, json!({"f": "123456789"})).await;
     assert!(r["errors"].is_null(), "{r}");
 }
+
+/// A client that never reads its socket is disconnected once the server
+/// could not hand it a message for the write timeout (10 s); what waits for
+/// it is a bounded queue, never everything that changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_is_disconnected() {
+    use crate::api::SUBMIT;
+    let w = api_world(Backend::Sqlite).await;
+    let s = seed(&w, "alpha", "123456789").await;
+    let addr = w.serve().await;
+    // A claim near the largest a request can carry (the 64 KiB body).
+    let contentions: Vec<String> = (0..14)
+        .map(|i| format!("{i:03}{}", "x".repeat(3_997)))
+        .collect();
+    let r = gql(
+        addr,
+        Some(&s.citizen),
+        SUBMIT,
+        json!({"key": "big", "input": {"benefitType": "PENSION", "contentions": contentions}}),
+    )
+    .await;
+    let case_id = r["data"]["submitClaim"]["caseId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A socket with a tiny receive window, subscribed 20 times.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(addr).await.unwrap();
+    let mut request = format!("ws://{addr}/graphql/ws")
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut ws, _) =
+        tokio_tungstenite::client_async(request, tokio_tungstenite::MaybeTlsStream::Plain(stream))
+            .await
+            .unwrap();
+    send(&mut ws, json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {}", s.citizen)}})).await;
+    assert_eq!(next(&mut ws).await["type"], "connection_ack");
+    let big = "subscription($id: ID!) { claimStatusChanged(caseId: $id) { version contentions { description } } }";
+    for i in 0..20 {
+        send(&mut ws, json!({"id": format!("s{i}"), "type": "subscribe", "payload": {"query": big, "variables": {"id": case_id}}})).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Changes while the client reads nothing: each one is 20 messages of
+    // about 56 KB.
+    let cw = w.token("alpha", "cw-1", &[Role::Caseworker], None, false);
+    for n in 0..10 {
+        let r = w
+            .gql(
+                Some(&cw),
+                "mutation($c: ID!, $k: String!) { recordContact(caseId: $c, input: { kind: NOTE, summary: \"note\" }, idempotencyKey: $k) { version } }",
+                json!({"c": case_id, "k": format!("n{n}")}),
+            )
+            .await;
+        assert!(r["errors"].is_null(), "{r}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(14)).await;
+    // Now read: the server gave up on this client.
+    let mut nexts = 0;
+    let ended = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(t))) if t.contains("\"next\"") => nexts += 1,
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(
+        ended.is_ok(),
+        "the socket is still open after {nexts} messages"
+    );
+    assert!(
+        nexts < 100,
+        "all {nexts} messages were kept for a client that did not read"
+    );
+    still_serves(addr, &s).await;
+}
