@@ -130,6 +130,23 @@ async fn deeply_nested_documents_are_refused_and_the_server_stays_up() {
         }
         still_serves(addr, &s).await;
     }
+    // A chain of fragments, each spreading the next: no bracket nests, but
+    // a validator that follows spreads recurses once per fragment. The
+    // schema's recursion limit (32) refuses it before any visitor follows it.
+    let mut chain = String::from("{...F0}\n");
+    for i in 0..1_500 {
+        chain.push_str(&format!("fragment F{i} on QueryRoot{{...F{}}}\n", i + 1));
+    }
+    chain.push_str("fragment F1500 on QueryRoot{__typename}\n");
+    for token in [None, Some(s.citizen.as_str())] {
+        let r = gql(addr, token, &chain, json!({})).await;
+        assert_eq!(
+            code(&r),
+            Some("GRAPHQL_VALIDATION_FAILED"),
+            "fragment chain: {r}"
+        );
+    }
+    still_serves(addr, &s).await;
     // Deep JSON variables are refused by the JSON decoder (depth 128).
     let deep_json = format!(
         "{{\"query\":\"{{__typename}}\",\"variables\":{{\"v\":{}}}}}",
