@@ -492,9 +492,11 @@ mod tests {
 
     #[test]
     fn rate_limit_roles_are_read_in_any_case_and_checked() {
-        let mut limits = RateLimitSettings::default();
         // As an environment variable names it (figment lowercases keys).
-        limits.roles = [("integrator".to_owned(), 5)].into_iter().collect();
+        let mut limits = RateLimitSettings {
+            roles: [("integrator".to_owned(), 5)].into_iter().collect(),
+            ..Default::default()
+        };
         let config = limits.config();
         assert!(config.is_ok_and(|c| c.roles.get(&graphql::auth::Role::Integrator) == Some(&5)));
         limits.roles = [("NOBODY".to_owned(), 5)].into_iter().collect();
