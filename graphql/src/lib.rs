@@ -325,6 +325,7 @@ async fn subscriptions(
     headers: HeaderMap,
     slot: Option<axum::Extension<ConnectionSlot>>,
     authenticated: Option<axum::Extension<auth::Authenticated>>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let header = match authenticated {
@@ -340,6 +341,7 @@ async fn subscriptions(
         gql: state.gql.clone(),
         api: state.api.clone(),
         header,
+        peer: peer.map(|axum::Extension(c)| c.0.ip()),
     };
     upgrade
         .protocols([ws::PROTOCOL])

@@ -9,6 +9,8 @@
 //!   operation, and the socket closes with 4403 the moment it expires;
 //! - messages are at most [`MAX_MESSAGE_BYTES`] (the HTTP body limit);
 //!   documents pass the same [`crate::limits`] as over HTTP;
+//! - every operation counts against its caller's request rate, as an HTTP
+//!   request does (`RATE_LIMITED`);
 //! - at most [`MAX_OPERATIONS_PER_SOCKET`] operations run on a socket, and
 //!   at most [`MAX_SUBSCRIPTIONS_PER_PRINCIPAL`] on all sockets of one
 //!   principal on this server;
@@ -160,6 +162,9 @@ pub(crate) struct Socket {
     pub api: Arc<Api>,
     /// The verdict on the upgrade request's Authorization header, if any.
     pub header: Option<Result<Principal, crate::auth::AuthError>>,
+    /// The client's address, where the server knows it (anonymous
+    /// operations count against its rate).
+    pub peer: Option<std::net::IpAddr>,
 }
 
 fn text(v: Value) -> Message {
@@ -255,7 +260,17 @@ impl Socket {
                             if principal.as_ref().is_some_and(|p| chrono::Utc::now() >= p.expires_at) {
                                 break Some((Close::Expired, None));
                             }
-                            if operations.len() >= MAX_OPERATIONS_PER_SOCKET {
+                            // Each operation counts against the same rate as
+                            // an HTTP request of its caller.
+                            let counted = match (&principal, self.peer) {
+                                (Some(p), _) => self.api.rates.check_principal(p),
+                                (None, Some(ip)) => self.api.rates.check_address(ip),
+                                (None, None) => Ok(()),
+                            };
+                            if let Err(wait) = counted {
+                                let secs = crate::rate::retry_after_secs(wait);
+                                Message::Text(operation_error(&id, "RATE_LIMITED", &format!("too many requests; try again in {secs} s")).into())
+                            } else if operations.len() >= MAX_OPERATIONS_PER_SOCKET {
                                 Message::Text(operation_error(&id, "TOO_MANY_SUBSCRIPTIONS", &format!("at most {MAX_OPERATIONS_PER_SOCKET} operations at once on one socket")).into())
                             } else {
                                 let quota = match &principal {

@@ -830,6 +830,37 @@ async fn rates_are_limited_per_principal_address_and_lookup() {
         .filter(|e| e["node"]["actor"] == "agent-9" && e["node"]["outcome"] == "RATE_LIMITED")
         .count();
     assert_eq!(refused, 1, "{log}");
+    // Operations on a WebSocket count against the same rate.
+    // (The handshake carries the token, so it counts against the same
+    // person: one of the burst of two.)
+    let ws_user = w.token("alpha", "cw-ws", &[Role::Caseworker], None, false);
+    let mut request = format!("ws://{addr}/graphql/ws")
+        .into_client_request()
+        .unwrap();
+    let headers = request.headers_mut();
+    headers.insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    headers.insert(
+        "authorization",
+        format!("Bearer {ws_user}").parse().unwrap(),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    send(&mut ws, json!({"type": "connection_init"})).await;
+    assert_eq!(next(&mut ws).await["type"], "connection_ack");
+    let mut refused = 0;
+    for i in 0..3 {
+        send(&mut ws, json!({"id": format!("q{i}"), "type": "subscribe", "payload": {"query": CLAIM, "variables": {"id": s.case_id}}})).await;
+        let m = next(&mut ws).await;
+        if m["type"] == "error" && m["payload"][0]["extensions"]["code"] == "RATE_LIMITED" {
+            refused += 1;
+        }
+        if m["type"] == "next" {
+            assert_eq!(next(&mut ws).await["type"], "complete");
+        }
+    }
+    assert_eq!(refused, 2, "past the burst of two (handshake included)");
     // Others are not affected.
     let other = w.token("alpha", "agent-10", &[Role::Agent], None, false);
     let r = gql(addr, Some(&other), lookup, json!({"f": "123456789"})).await;
