@@ -287,6 +287,8 @@ pub async fn kill_nine(rig: &Rig<'_>, run: Duration) -> Result<Counts, BenchErro
 pub struct PgRestart {
     pub counts: Counts,
     pub errors_while_down: u64,
+    /// Probes while it was down that got no coded error: what they got.
+    pub other_answers: Vec<String>,
     pub error_codes: Vec<String>,
     pub slowest_error_ms: f64,
     pub recovered_after_ms: f64,
@@ -306,10 +308,25 @@ pub async fn postgres_restart(rig: &Rig<'_>, run: Duration) -> Result<PgRestart,
     let mut errors = 0u64;
     let mut slowest = Duration::ZERO;
     let probe_case = cases[0].0;
-    while down.elapsed() < Duration::from_secs(3) {
+    let mut other = Vec::new();
+    // Three seconds of probes; on a loaded machine, until the first answer
+    // (15 s at most), so a slow stop does not read as "no answer".
+    while down.elapsed() < Duration::from_secs(3)
+        || (errors == 0 && down.elapsed() < Duration::from_secs(15))
+    {
         let t = Instant::now();
         let key = format!("{prefix}-probe-{}", Uuid::new_v4().simple());
-        if let Ok((_, v)) = post_graphql(server.addr, token, &record_body(probe_case, &key)).await {
+        let answer = post_graphql(server.addr, token, &record_body(probe_case, &key)).await;
+        match &answer {
+            Ok((_, v)) if v["errors"][0]["extensions"]["code"].is_string() => {}
+            // What came back instead of a coded error (kept for the report).
+            Ok((status, v)) => other.push(format!(
+                "{status} {}",
+                v.to_string().chars().take(120).collect::<String>()
+            )),
+            Err(e) => other.push(e.clone()),
+        }
+        if let Ok((_, v)) = answer {
             if let Some(code) = v["errors"][0]["extensions"]["code"].as_str() {
                 errors += 1;
                 codes.insert(format!(
@@ -357,6 +374,7 @@ pub async fn postgres_restart(rig: &Rig<'_>, run: Duration) -> Result<PgRestart,
             &shown,
         ),
         errors_while_down: errors,
+        other_answers: other,
         error_codes: codes.into_iter().collect(),
         slowest_error_ms: slowest.as_secs_f64() * 1000.0,
         recovered_after_ms: recovered.as_secs_f64() * 1000.0,

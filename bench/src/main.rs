@@ -536,6 +536,13 @@ async fn run_faults(args: &Args) -> Result<bool, BenchError> {
         "    while it was down: {} answers, codes {:?}, slowest {:.0} ms; served again {:.0} ms after it was back, no omnicase restart",
         b.errors_while_down, b.error_codes, b.slowest_error_ms, b.recovered_after_ms
     );
+    if !b.other_answers.is_empty() {
+        println!(
+            "    answers without a coded error while it was down ({}): {:?}",
+            b.other_answers.len(),
+            b.other_answers.iter().take(3).collect::<Vec<_>>()
+        );
+    }
     let b_ok = b.counts.ok()
         && b.errors_while_down > 0
         && b.error_codes.iter().all(|c| c.ends_with("(retriable)"));
