@@ -36,6 +36,13 @@ else
 fi
 url="postgres://postgres@127.0.0.1:${port}/postgres"
 if [ "$action" = start ] && answers "$url"; then
+  # The private cluster must be this checkout's: the fault suite stops and
+  # starts it, and stopping another checkout's would do nothing here.
+  if [ -n "$private" ] && [ ! -f "$cluster/data/postmaster.pid" ]; then
+    log "port $port answers, but not with this checkout's cluster ($cluster);"
+    log "stop the other one first: OMNICASE_PG_PRIVATE=1 scripts/ensure-postgres.sh stop, in its checkout"
+    exit 1
+  fi
   echo "$url"; exit 0
 fi
 
