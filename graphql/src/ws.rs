@@ -153,8 +153,14 @@ impl Drop for QuotaGuard {
 /// What operation tasks hand to the socket's writer.
 enum Out {
     Text(String),
-    /// The operation ended on its own (its last message is already queued).
-    Finished(String),
+    /// An operation's last message (`complete` or `error`): the writer
+    /// forgets the operation before sending it, so a client that reuses the
+    /// id once it has read the message never finds it taken.
+    Last {
+        id: String,
+        seq: u64,
+        text: String,
+    },
 }
 
 pub(crate) struct Socket {
@@ -181,7 +187,11 @@ impl Socket {
     pub async fn serve(self, socket: WebSocket) {
         let (mut sink, mut incoming) = socket.split();
         let (out_tx, mut out_rx) = mpsc::channel::<Out>(OUTBOUND_QUEUE);
-        let mut operations: HashMap<String, tokio::task::AbortHandle> = HashMap::new();
+        // Each operation by id, with a sequence number: an id may be reused
+        // once the client completed it, and a late last message of the old
+        // operation must not forget the new one.
+        let mut operations: HashMap<String, (tokio::task::AbortHandle, u64)> = HashMap::new();
+        let mut seq: u64 = 0;
         let mut principal: Option<Principal> = None;
         let mut acknowledged = false;
         let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
@@ -198,9 +208,11 @@ impl Socket {
                 _ = ping.tick() => Message::Ping(Vec::new().into()),
                 out = out_rx.recv() => match out {
                     Some(Out::Text(t)) => Message::Text(t.into()),
-                    Some(Out::Finished(id)) => {
-                        operations.remove(&id);
-                        continue;
+                    Some(Out::Last { id, seq, text }) => {
+                        if operations.get(&id).is_some_and(|(_, s)| *s == seq) {
+                            operations.remove(&id);
+                        }
+                        Message::Text(text.into())
                     }
                     None => break None,
                 },
@@ -242,7 +254,7 @@ impl Socket {
                         ClientMessage::Ping { .. } => text(json!({"type": "pong"})),
                         ClientMessage::Pong { .. } => continue,
                         ClientMessage::Complete { id } => {
-                            if let Some(op) = operations.remove(&id) {
+                            if let Some((op, _)) = operations.remove(&id) {
                                 op.abort();
                             }
                             continue;
@@ -287,8 +299,9 @@ impl Socket {
                                     None => None,
                                 };
                                 let stream = self.gql.execute_stream(*payload, principal.as_ref());
-                                let task = tokio::spawn(run_operation(stream, id.clone(), out_tx.clone(), quota));
-                                operations.insert(id, task.abort_handle());
+                                seq += 1;
+                                let task = tokio::spawn(run_operation(stream, id.clone(), seq, out_tx.clone(), quota));
+                                operations.insert(id, (task.abort_handle(), seq));
                                 continue;
                             }
                         }
@@ -299,7 +312,7 @@ impl Socket {
                 break Some((Close::SlowConsumer, None));
             }
         };
-        for (_, op) in operations.drain() {
+        for (_, (op, _)) in operations.drain() {
             op.abort();
         }
         if let Some((code, detail)) = close {
@@ -352,6 +365,7 @@ async fn send(
 async fn run_operation(
     mut stream: futures_util::stream::BoxStream<'static, async_graphql::Response>,
     id: String,
+    seq: u64,
     out: mpsc::Sender<Out>,
     _quota: Option<QuotaGuard>,
 ) {
@@ -373,21 +387,16 @@ async fn run_operation(
                     })
             });
         first = false;
-        let message = if refused {
-            json!({"id": id, "type": "error", "payload": response.errors})
-        } else {
-            json!({"id": id, "type": "next", "payload": response})
-        };
+        if refused {
+            let text = json!({"id": id, "type": "error", "payload": response.errors}).to_string();
+            let _ = out.send(Out::Last { id, seq, text }).await;
+            return;
+        }
+        let message = json!({"id": id, "type": "next", "payload": response});
         if out.send(Out::Text(message.to_string())).await.is_err() {
             return;
         }
-        if refused {
-            let _ = out.send(Out::Finished(id)).await;
-            return;
-        }
     }
-    let _ = out
-        .send(Out::Text(json!({"id": id, "type": "complete"}).to_string()))
-        .await;
-    let _ = out.send(Out::Finished(id)).await;
+    let text = json!({"id": id, "type": "complete"}).to_string();
+    let _ = out.send(Out::Last { id, seq, text }).await;
 }

@@ -279,7 +279,18 @@ async fn the_websocket_has_the_same_limits_and_the_protocol_close_codes() {
         s.case_id.as_str(),
         "{m}"
     );
+    assert_eq!(next(&mut ws).await, json!({"id": "ok", "type": "complete"}));
 
+    // An id may be used again once its operation completed.
+    for _ in 0..20 {
+        send(
+            &mut ws,
+            json!({"id": "again", "type": "subscribe", "payload": {"query": "{ __typename }"}}),
+        )
+        .await;
+        assert_eq!(next(&mut ws).await["type"], "next");
+        assert_eq!(next(&mut ws).await["type"], "complete");
+    }
     // A subscription id already in use: 4409.
     send(&mut ws, json!({"id": "dup", "type": "subscribe", "payload": {"query": SUBSCRIBE, "variables": {"id": s.case_id}}})).await;
     send(&mut ws, json!({"id": "dup", "type": "subscribe", "payload": {"query": SUBSCRIBE, "variables": {"id": s.case_id}}})).await;
