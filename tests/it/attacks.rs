@@ -5,7 +5,7 @@
 //! security` (this whole module) and by `make test`.
 
 use crate::api::{seed, CLAIM};
-use crate::socket::{connect, next, send, under_review, Socket, SUBSCRIBE};
+use crate::socket::{connect, next, send, under_review, ws_raw, Socket, SUBSCRIBE};
 use futures_util::{SinkExt, StreamExt};
 use graphql::auth::Role;
 use serde_json::{json, Value};
@@ -190,17 +190,6 @@ async fn fragment_explosions_are_refused_before_execution() {
     let r = gql(addr, Some(&s.citizen), &aliases, json!({"id": s.case_id})).await;
     assert_eq!(code(&r), Some("GRAPHQL_VALIDATION_FAILED"), "{r}");
     still_serves(addr, &s).await;
-}
-
-async fn ws_raw(addr: SocketAddr) -> Socket {
-    let mut request = format!("ws://{addr}/graphql/ws")
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    tokio_tungstenite::connect_async(request).await.unwrap().0
 }
 
 /// The close code the server ends the socket with (within 15 s).

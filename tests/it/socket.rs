@@ -12,7 +12,8 @@ use tokio_tungstenite::tungstenite::Message;
 pub(crate) type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-pub(crate) async fn connect(addr: std::net::SocketAddr, token: &str) -> Socket {
+/// A socket speaking graphql-transport-ws, not yet initialised.
+pub(crate) async fn ws_raw(addr: std::net::SocketAddr) -> Socket {
     let mut request = format!("ws://{addr}/graphql/ws")
         .into_client_request()
         .unwrap();
@@ -20,7 +21,11 @@ pub(crate) async fn connect(addr: std::net::SocketAddr, token: &str) -> Socket {
         "sec-websocket-protocol",
         "graphql-transport-ws".parse().unwrap(),
     );
-    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    tokio_tungstenite::connect_async(request).await.unwrap().0
+}
+
+pub(crate) async fn connect(addr: std::net::SocketAddr, token: &str) -> Socket {
+    let mut ws = ws_raw(addr).await;
     send(
         &mut ws,
         json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}}),
