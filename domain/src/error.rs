@@ -88,6 +88,11 @@ pub enum DomainError {
     AppealNotFound(CaseId),
     #[error("a case cannot be merged into itself")]
     SelfMerge,
+    /// Proposing a decision while evidence requests are open: each must be
+    /// answered or closed with a reason first (the ids are in the error's
+    /// details, not its message).
+    #[error("evidence requests are still open: answer them, or close each with a reason (closeRequests)")]
+    OpenRequests(Vec<RequestId>),
 }
 
 impl DomainError {
@@ -126,6 +131,7 @@ impl DomainError {
             DuplicateAppeal(_) => "DUPLICATE_APPEAL",
             AppealNotFound(_) => "APPEAL_NOT_FOUND",
             SelfMerge => "SELF_MERGE",
+            OpenRequests(_) => "OPEN_REQUESTS",
         }
     }
 }

@@ -504,7 +504,7 @@ fn the_5103_waiver_closes_the_open_notice_only() {
             E::Waiver5103Submitted {
                 received_at: at(2024, 3, 9, 0, 0),
             },
-            status_changed(req_id(2), NeededFromYou, NoLongerRequired),
+            closed_because(req_id(2), NeededFromYou, "The 5103 waiver was received."),
         ]);
     let file = then.file();
     assert!(file.waiver_5103);
@@ -548,7 +548,11 @@ fn the_5103_waiver_closes_a_notice_under_review_too() {
             E::Waiver5103Submitted {
                 received_at: at(2024, 3, 9, 0, 0),
             },
-            status_changed(req_id(1), SubmittedAwaitingReview, NoLongerRequired),
+            closed_because(
+                req_id(1),
+                SubmittedAwaitingReview,
+                "The 5103 waiver was received.",
+            ),
         ]);
 }
 
@@ -616,6 +620,7 @@ fn every_evidence_review_transition_is_allowed_or_refused_as_designed() {
             let when = given(request_in(from)).when(C::ReviewEvidence {
                 request: req_id(1),
                 to,
+                reason: None,
             });
             if review_allowed(from, to) {
                 allowed += 1;
@@ -635,6 +640,7 @@ fn reviewing_an_unknown_request_is_refused() {
         .when(C::ReviewEvidence {
             request: req_id(3),
             to: Accepted,
+            reason: None,
         })
         .then_err("REQUEST_NOT_FOUND");
 }
@@ -655,6 +661,7 @@ fn review_into_a_non_awaiting_status_clears_overdue() {
         .when(C::ReviewEvidence {
             request: req_id(1),
             to: NoLongerRequired,
+            reason: None,
         })
         .then(vec![status_changed(
             req_id(1),
@@ -667,6 +674,7 @@ fn review_into_a_non_awaiting_status_clears_overdue() {
         .when(C::ReviewEvidence {
             request: req_id(1),
             to: NeededFromOthers,
+            reason: None,
         })
         .then(vec![status_changed(
             req_id(1),
@@ -1007,6 +1015,7 @@ fn moving_back_below_approval_clears_a_pending_decision() {
         .decide(
             &C::ProposeDecision {
                 adjudications: grant_both(),
+                close_requests: Vec::new(),
             },
             &ctx(),
         )
@@ -1222,12 +1231,185 @@ fn contacts_are_recorded_on_closed_and_complete_cases() {
 
 // ================================================================== decisions
 
+/// Three requests in three open states, on a case ready for a decision.
+fn ready_with_open_requests() -> Vec<CaseEvent> {
+    with(
+        in_phase(Phase::PreparationForDecision),
+        [
+            requested(evidence_request(1, true, day(2024, 4, 1))),
+            requested(evidence_request(2, false, day(2024, 4, 1))),
+            requested(evidence_request(3, true, day(2024, 4, 1))),
+            status_changed(req_id(3), NeededFromYou, SubmittedAwaitingReview),
+        ],
+    )
+}
+
+#[test]
+fn a_decision_is_not_proposed_over_open_requests() {
+    given(ready_with_open_requests())
+        .when(C::ProposeDecision {
+            adjudications: grant_both(),
+            close_requests: Vec::new(),
+        })
+        .then_error(DomainError::OpenRequests(vec![
+            req_id(1),
+            req_id(2),
+            req_id(3),
+        ]));
+    // Closing some is not enough: the rest are named.
+    given(ready_with_open_requests())
+        .when(C::ProposeDecision {
+            adjudications: grant_both(),
+            close_requests: vec![(req_id(2), text("The records were not needed"))],
+        })
+        .then_error(DomainError::OpenRequests(vec![req_id(1), req_id(3)]));
+}
+
+#[test]
+fn a_caseworker_closes_open_requests_with_reasons_when_proposing() {
+    let then = given(ready_with_open_requests())
+        .when(C::ProposeDecision {
+            adjudications: grant_both(),
+            close_requests: vec![
+                (req_id(3), text("Enough evidence without it")),
+                (req_id(1), text("Granted on the records we hold")),
+                (req_id(2), text("Granted on the records we hold")),
+            ],
+        })
+        .then(vec![
+            closed_because(
+                req_id(3),
+                SubmittedAwaitingReview,
+                "Enough evidence without it",
+            ),
+            closed_because(req_id(1), NeededFromYou, "Granted on the records we hold"),
+            closed_because(
+                req_id(2),
+                NeededFromOthers,
+                "Granted on the records we hold",
+            ),
+            proposed(CASEWORKER, grant_both()),
+            phase_changed(
+                Phase::PreparationForDecision,
+                Phase::PendingDecisionApproval,
+            ),
+        ]);
+    assert!(then
+        .file()
+        .requests
+        .iter()
+        .all(|r| r.status == NoLongerRequired));
+}
+
+#[test]
+fn closing_an_answered_or_unknown_request_with_a_proposal_is_refused() {
+    let history = with(
+        ready_with_open_requests(),
+        [
+            status_changed(req_id(1), NeededFromYou, SubmittedAwaitingReview),
+            status_changed(req_id(1), SubmittedAwaitingReview, Accepted),
+        ],
+    );
+    given(history.clone())
+        .when(C::ProposeDecision {
+            adjudications: grant_both(),
+            close_requests: vec![(req_id(1), text("x"))],
+        })
+        .then_err("INVALID_EVIDENCE_TRANSITION");
+    given(history.clone())
+        .when(C::ProposeDecision {
+            adjudications: grant_both(),
+            close_requests: vec![(req_id(9), text("x"))],
+        })
+        .then_err("REQUEST_NOT_FOUND");
+    given(history)
+        .when(C::ProposeDecision {
+            adjudications: grant_both(),
+            close_requests: vec![(req_id(2), text("x")), (req_id(2), text("y"))],
+        })
+        .then_err("DUPLICATE_REQUEST");
+}
+
+#[test]
+fn ending_a_case_closes_every_open_request_with_the_reason() {
+    let open = || {
+        with(
+            in_phase(Phase::GatheringOfEvidence),
+            [
+                requested(evidence_request(1, true, day(2024, 4, 1))),
+                requested(evidence_request(2, false, day(2024, 4, 1))),
+                requested(evidence_request(4, true, day(2024, 4, 1))),
+                status_changed(req_id(4), NeededFromYou, SubmittedAwaitingReview),
+                status_changed(req_id(4), SubmittedAwaitingReview, Accepted),
+            ],
+        )
+    };
+    let then = given(open()).when(C::Withdraw { reason: None }).then(vec![
+        closed_because(req_id(1), NeededFromYou, "The claim was withdrawn."),
+        closed_because(req_id(2), NeededFromOthers, "The claim was withdrawn."),
+        E::CaseWithdrawn { reason: None },
+    ]);
+    assert_eq!(
+        then.file().requests[2].status,
+        Accepted,
+        "answered ones stay"
+    );
+    given(open())
+        .when(C::MergeInto {
+            survivor: case_id(2),
+        })
+        .then(vec![
+            closed_because(
+                req_id(1),
+                NeededFromYou,
+                "The claim was merged with another claim of the same kind.",
+            ),
+            closed_because(
+                req_id(2),
+                NeededFromOthers,
+                "The claim was merged with another claim of the same kind.",
+            ),
+            E::CaseMerged {
+                survivor: case_id(2),
+            },
+        ]);
+    // A request asked for after approval is closed when the letter goes.
+    let then = given(with(
+        approved(grant_both()),
+        [requested(evidence_request(5, true, day(2024, 4, 1)))],
+    ))
+    .when(C::MailDecisionLetter {
+        mailed_at: at(2024, 3, 9, 0, 0),
+    })
+    .then(vec![
+        E::DecisionLetterMailed {
+            mailed_at: at(2024, 3, 9, 0, 0),
+        },
+        closed_because(
+            req_id(5),
+            NeededFromYou,
+            "A decision was made and the decision letter was mailed.",
+        ),
+        phase_changed(Phase::PreparationForNotification, Phase::Complete),
+    ]);
+    assert_eq!(then.file().requests[0].status, NoLongerRequired);
+}
+
+#[test]
+fn the_domain_reasons_are_valid_text() {
+    for end in [CaseEnd::Withdrawn, CaseEnd::Merged, CaseEnd::Decided] {
+        let reason = end.reason();
+        assert_eq!(Text::parse("reason", reason.as_str()).as_ref(), Ok(&reason));
+    }
+}
+
 #[test]
 fn proposing_a_decision_covers_every_contention_in_case_order() {
     let then = given(in_phase(Phase::PreparationForDecision))
         .when(C::ProposeDecision {
             // Given out of order: the event is canonical.
             adjudications: vec![(c2(), Adjudication::Denied), (c1(), Adjudication::Granted)],
+            close_requests: Vec::new(),
         })
         .then(vec![
             proposed(CASEWORKER, grant_one_deny_other()),
@@ -1259,7 +1441,10 @@ fn proposing_a_decision_covers_every_contention_in_case_order() {
 fn a_decision_must_cover_every_contention() {
     for adjudications in [vec![], vec![(c1(), Adjudication::Granted)]] {
         given(in_phase(Phase::PreparationForDecision))
-            .when(C::ProposeDecision { adjudications })
+            .when(C::ProposeDecision {
+                adjudications,
+                close_requests: Vec::new(),
+            })
             .then_err("INCOMPLETE_DECISION");
     }
 }
@@ -1269,6 +1454,7 @@ fn a_decision_may_not_leave_a_contention_pending() {
     given(in_phase(Phase::PreparationForDecision))
         .when(C::ProposeDecision {
             adjudications: vec![(c1(), Adjudication::Granted), (c2(), Adjudication::Pending)],
+            close_requests: Vec::new(),
         })
         .then_err("INCOMPLETE_DECISION");
 }
@@ -1282,6 +1468,7 @@ fn a_decision_on_an_unknown_contention_is_refused() {
                 (c2(), Adjudication::Granted),
                 (contention_id(9), Adjudication::Denied),
             ],
+            close_requests: Vec::new(),
         })
         .then_error(DomainError::ContentionNotFound(contention_id(9)));
 }
@@ -1295,12 +1482,14 @@ fn a_decision_naming_a_contention_twice_is_refused() {
                 (c1(), Adjudication::Denied),
                 (c2(), Adjudication::Granted),
             ],
+            close_requests: Vec::new(),
         })
         .then_error(DomainError::DuplicateContention(c1()));
     // Even when the count matches the number of contentions.
     given(in_phase(Phase::PreparationForDecision))
         .when(C::ProposeDecision {
             adjudications: vec![(c1(), Adjudication::Granted), (c1(), Adjudication::Denied)],
+            close_requests: Vec::new(),
         })
         .then_error(DomainError::DuplicateContention(c1()));
 }
@@ -1317,6 +1506,7 @@ fn a_decision_is_proposed_only_in_preparation_for_decision() {
         given(history)
             .when(C::ProposeDecision {
                 adjudications: grant_both(),
+                close_requests: Vec::new(),
             })
             .then_error(DomainError::InvalidPhaseTransition {
                 from,
@@ -1428,6 +1618,7 @@ fn a_returned_decision_goes_back_to_preparation_with_the_reason() {
     given(then.history)
         .when(C::ProposeDecision {
             adjudications: grant_one_deny_other(),
+            close_requests: Vec::new(),
         })
         .then(vec![
             proposed(CASEWORKER, grant_one_deny_other()),
@@ -1858,6 +2049,7 @@ fn decision_commands_depend_on_the_decision_flow() {
     for command in [
         C::ProposeDecision {
             adjudications: grant_both(),
+            close_requests: Vec::new(),
         },
         C::ApproveDecision,
         C::ReturnDecision { reason: text("No") },
@@ -1883,6 +2075,7 @@ fn evidence_review_depends_only_on_its_own_request() {
     let review = C::ReviewEvidence {
         request: req_id(1),
         to: Accepted,
+        reason: None,
     };
     assert!(review.depends_on(&status_changed(
         req_id(1),

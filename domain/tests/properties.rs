@@ -114,6 +114,7 @@ fn command(kind: u8, a: u8, b: u8, c: u8, d: u8) -> CaseCommand {
         25..=30 => C::ReviewEvidence {
             request: req(a),
             to: RequestStatus::ALL[usize::from(b % 6)],
+            reason: one_in(c, 3).then(|| text("Not needed for this decision")),
         },
         31..=37 => C::MarkRequestOverdue { request: req(a) },
         38..=47 => C::ChangePhase {
@@ -155,7 +156,16 @@ fn command(kind: u8, a: u8, b: u8, c: u8, d: u8) -> CaseCommand {
                 9 => adjudications.push(adjudications[0]),
                 _ => {}
             }
-            C::ProposeDecision { adjudications }
+            // An empty list; `simulate` fills it with the open requests
+            // when the step says so (a caseworker closing what is open).
+            C::ProposeDecision {
+                adjudications,
+                close_requests: if one_in(d, 4) {
+                    vec![(req(c), text("Not needed for this decision"))]
+                } else {
+                    Vec::new()
+                },
+            }
         }
         67..=75 => C::ApproveDecision,
         76..=77 => C::ReturnDecision {
@@ -184,6 +194,8 @@ fn command(kind: u8, a: u8, b: u8, c: u8, d: u8) -> CaseCommand {
 struct Step {
     command: CaseCommand,
     ctx: Ctx,
+    /// A proposal closes every request open at the time, with a reason.
+    close_open: bool,
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -195,13 +207,15 @@ fn step() -> impl Strategy<Value = Step> {
         any::<u8>(),
         0usize..3,
         0usize..3,
+        proptest::bool::weighted(0.6),
     )
-        .prop_map(|(kind, a, b, c, d, actor, now)| Step {
+        .prop_map(|(kind, a, b, c, d, actor, now, close_open)| Step {
             command: command(kind, a, b, c, d),
             ctx: Ctx {
                 now: instants()[now],
                 actor: actor_id(ACTORS[actor]),
             },
+            close_open,
         })
 }
 
@@ -223,6 +237,7 @@ fn sequence() -> impl Strategy<Value = Vec<Step>> {
                             now: now(),
                             actor: actor_id(ACTORS[actor]),
                         },
+                        close_open: false,
                     },
                 );
             }
@@ -284,7 +299,18 @@ fn simulate(steps: &[Step]) -> Run {
     let mut decided = Vec::new();
     for step in steps {
         let before = state.clone();
-        let result = before.decide(&step.command, &step.ctx);
+        let mut command = step.command.clone();
+        if let (C::ProposeDecision { close_requests, .. }, true, Some(file)) =
+            (&mut command, step.close_open, before.file())
+        {
+            *close_requests = file
+                .requests
+                .iter()
+                .filter(|r| !r.status.is_terminal())
+                .map(|r| (r.id, text("Not needed for this decision")))
+                .collect();
+        }
+        let result = before.decide(&command, &step.ctx);
         if let Ok(events) = &result {
             let expected = stream.version();
             stream.append(expected, events).unwrap();
@@ -294,7 +320,7 @@ fn simulate(steps: &[Step]) -> Run {
         }
         decided.push(Decided {
             before,
-            command: step.command.clone(),
+            command,
             result,
             after: state.clone(),
         });
@@ -344,7 +370,7 @@ proptest! {
         prop_assert_eq!(Case::replay(&history), Case::replay(&history));
         for (i, step) in steps.iter().enumerate() {
             let d = &run.steps[i];
-            prop_assert_eq!(&d.before.decide(&step.command, &step.ctx), &d.result);
+            prop_assert_eq!(&d.before.decide(&d.command, &step.ctx), &d.result);
         }
     }
 
@@ -439,6 +465,37 @@ proptest! {
         }
     }
 
+    /// (d2) No ended case (complete, withdrawn, merged) has an open
+    /// evidence request, and no decision is proposed over one: ending
+    /// closes each as NO_LONGER_REQUIRED with the end as its reason.
+    #[test]
+    fn no_ended_case_has_an_open_request(steps in sequence()) {
+        let run = simulate(&steps);
+        for d in &run.steps {
+            let Some(file) = d.after.file() else { continue };
+            let ended = file.closed.is_some() || file.phase == Phase::Complete;
+            if ended {
+                for r in &file.requests {
+                    prop_assert!(r.status.is_terminal(), "{:?} open on an ended case", r.status);
+                }
+            }
+            if let (C::ProposeDecision { .. }, Ok(_)) = (&d.command, &d.result) {
+                prop_assert!(file.requests.iter().all(|r| r.status.is_terminal()));
+            }
+            // Every request the end closed says why.
+            if let Ok(events) = &d.result {
+                if events.iter().any(CaseEvent::ends_case) {
+                    for e in events {
+                        if let E::EvidenceStatusChanged { to, reason, .. } = e {
+                            prop_assert_eq!(*to, RequestStatus::NoLongerRequired);
+                            prop_assert!(reason.is_some());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// (e) The claim date is always the earliest receivedAt of the entries.
     #[test]
     fn the_claim_date_is_the_earliest_receipt(steps in sequence()) {
@@ -490,7 +547,7 @@ proptest! {
                                 prop_assert!(reason.is_some(), "moving back needs a reason");
                             }
                         }
-                        E::EvidenceStatusChanged { request, from, to } => {
+                        E::EvidenceStatusChanged { request, from, to, .. } => {
                             let r = file.requests.iter().find(|r| r.id == *request);
                             prop_assert_eq!(r.map(|r| r.status), Some(*from));
                             prop_assert!(from.can_move_to(*to), "{:?} -> {:?}", from, to);
@@ -635,4 +692,48 @@ fn the_generator_reaches_deep_states() {
     assert!(closed >= 10, "closed in {closed} runs");
     assert!(appealed >= 1, "appealed in {appealed} runs");
     assert!(reminded >= 10, "reminded in {reminded} runs");
+}
+
+/// The generator reaches what (d2) is about: cases that end while requests
+/// are open (so the end closes them) and proposals that close requests.
+#[test]
+fn the_generator_ends_cases_with_open_requests() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::{Config, TestRng, TestRunner};
+    let mut runner = TestRunner::new_with_rng(
+        Config::default(),
+        TestRng::deterministic_rng(proptest::test_runner::RngAlgorithm::ChaCha),
+    );
+    let (mut closed_by_end, mut closed_by_proposal) = (0, 0);
+    for _ in 0..512 {
+        let steps = sequence().new_tree(&mut runner).unwrap().current();
+        for d in simulate(&steps).steps {
+            let Ok(events) = &d.result else { continue };
+            let closes = events
+                .iter()
+                .filter(|e| {
+                    matches!(
+                        e,
+                        E::EvidenceStatusChanged {
+                            to: RequestStatus::NoLongerRequired,
+                            ..
+                        }
+                    )
+                })
+                .count();
+            if events.iter().any(CaseEvent::ends_case) {
+                closed_by_end += closes;
+            } else if matches!(d.command, C::ProposeDecision { .. }) {
+                closed_by_proposal += closes;
+            }
+        }
+    }
+    assert!(
+        closed_by_end >= 10,
+        "only {closed_by_end} requests closed by a case ending"
+    );
+    assert!(
+        closed_by_proposal >= 10,
+        "only {closed_by_proposal} requests closed by a proposal"
+    );
 }

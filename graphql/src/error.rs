@@ -18,6 +18,14 @@ pub enum ApiError {
         code: &'static str,
         message: String,
     },
+    /// A coded refusal that names what it is about in the error's
+    /// `extensions` (`field`: the ids), never in its message.
+    RefusedNaming {
+        code: &'static str,
+        message: String,
+        field: &'static str,
+        ids: Vec<String>,
+    },
     /// Retriable (database down, conflict storm).
     Unavailable,
     /// Too many requests of this kind: try again after the wait.
@@ -34,7 +42,7 @@ impl ApiError {
             ApiError::Forbidden => "FORBIDDEN",
             ApiError::NotFound => "NOT_FOUND",
             ApiError::BadInput(_) => "BAD_USER_INPUT",
-            ApiError::Refused { code, .. } => code,
+            ApiError::Refused { code, .. } | ApiError::RefusedNaming { code, .. } => code,
             ApiError::Unavailable => "SERVICE_UNAVAILABLE",
             ApiError::RateLimited { .. } => "RATE_LIMITED",
             ApiError::Internal => "INTERNAL",
@@ -47,7 +55,9 @@ impl ApiError {
             ApiError::Forbidden => "not allowed for your role".into(),
             ApiError::NotFound => "not found".into(),
             ApiError::BadInput(m) => m.clone(),
-            ApiError::Refused { message, .. } => message.clone(),
+            ApiError::Refused { message, .. } | ApiError::RefusedNaming { message, .. } => {
+                message.clone()
+            }
             ApiError::Unavailable => "temporarily unavailable, try again".into(),
             ApiError::RateLimited { retry_after_secs } => {
                 format!("too many requests of this kind; try again in {retry_after_secs} s")
@@ -66,8 +76,15 @@ impl From<ApiError> for async_graphql::Error {
             ApiError::RateLimited { retry_after_secs } => Some(retry_after_secs),
             _ => None,
         };
+        let naming = match &e {
+            ApiError::RefusedNaming { field, ids, .. } => Some((*field, ids.clone())),
+            _ => None,
+        };
         async_graphql::Error::new(e.message()).extend_with(|_, ext| {
             ext.set("code", code);
+            if let Some((field, ids)) = &naming {
+                ext.set(*field, ids.clone());
+            }
             if retriable {
                 ext.set("retriable", true);
             }
@@ -91,6 +108,14 @@ impl From<EngineError> for ApiError {
                 domain::DomainError::ClaimNotFound | domain::DomainError::ClaimantNotFound,
             ) => ApiError::NotFound,
             EngineError::Invalid(p) => ApiError::BadInput(p.to_string()),
+            EngineError::Domain(domain::DomainError::OpenRequests(ids)) => {
+                ApiError::RefusedNaming {
+                    code: e.code(),
+                    message: e.to_string(),
+                    field: "requestIds",
+                    ids: ids.iter().map(ToString::to_string).collect(),
+                }
+            }
             _ => ApiError::Refused {
                 code: e.code(),
                 message: e.to_string(),

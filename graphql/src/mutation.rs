@@ -156,6 +156,14 @@ pub struct ContactInput {
     pub channel: Option<String>,
 }
 
+/// An open evidence request closed with a decision proposal.
+#[derive(InputObject, Debug)]
+pub struct CloseRequestInput {
+    pub request_id: ID,
+    /// Why it is no longer required (shown to the claimant on the request).
+    pub reason: String,
+}
+
 #[derive(InputObject, Debug)]
 pub struct AdjudicationInput {
     pub contention_id: ID,
@@ -584,13 +592,18 @@ impl MutationRoot {
             .await?)
     }
 
-    /// Moves an evidence request through review.
+    /// Moves an evidence request through review; `reason` says why (shown
+    /// to the claimant on the request), e.g. when it is no longer required.
     async fn review_evidence(
         &self,
         ctx: &Context<'_>,
         case_id: ID,
         request_id: ID,
         status: RequestStatus,
+        #[graphql(
+            desc = "Why (shown to the claimant on the request), e.g. when it is no longer required."
+        )]
+        reason: Option<String>,
         idempotency_key: String,
     ) -> async_graphql::Result<ClaimPayload> {
         let run = Run::new(ctx)?;
@@ -601,11 +614,12 @@ impl MutationRoot {
                 &idempotency_key,
                 CASEWORK,
                 None,
-                &(&request_id, status),
+                &(&request_id, status, &reason),
                 |_, _| {
                     Ok(CaseCommand::ReviewEvidence {
                         request: RequestId::from_uuid(parse_id(&request_id)?),
                         to: status.into(),
+                        reason: opt_text("reason", reason.as_deref())?,
                     })
                 },
             )
@@ -761,12 +775,16 @@ impl MutationRoot {
             .await?)
     }
 
-    /// Proposes a decision on every contention (GRANTED or DENIED).
+    /// Proposes a decision on every contention (GRANTED or DENIED). Every
+    /// evidence request must be answered first, or closed here with a
+    /// reason (`closeRequests`); otherwise the answer is `OPEN_REQUESTS`
+    /// with the open requests' ids in `extensions.requestIds`.
     async fn propose_decision(
         &self,
         ctx: &Context<'_>,
         case_id: ID,
         adjudications: Vec<AdjudicationInput>,
+        #[graphql(default)] close_requests: Vec<CloseRequestInput>,
         idempotency_key: String,
     ) -> async_graphql::Result<ClaimPayload> {
         let run = Run::new(ctx)?;
@@ -777,9 +795,18 @@ impl MutationRoot {
                 &idempotency_key,
                 &[Role::Caseworker],
                 None,
-                &adjudications,
+                &(&adjudications, &close_requests),
                 |_, _| {
                     Ok(CaseCommand::ProposeDecision {
+                        close_requests: close_requests
+                            .iter()
+                            .map(|c| {
+                                Ok((
+                                    RequestId::from_uuid(parse_id(&c.request_id)?),
+                                    text("closeRequests.reason", &c.reason)?,
+                                ))
+                            })
+                            .collect::<ApiResult<_>>()?,
                         adjudications: adjudications
                             .iter()
                             .map(|a| {

@@ -481,7 +481,7 @@ async fn context_for(
             c.requests
                 .iter()
                 .filter(|r| r.is_open())
-                .map(move |r| EvidenceRequest::of(c.case_id, r))
+                .map(move |r| EvidenceRequest::of(c.case_id, true, r))
         })
         .collect();
     Ok(CaseContext {

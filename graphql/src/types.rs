@@ -182,13 +182,18 @@ pub struct EvidenceRequest {
     pub description: String,
     pub status: RequestStatus,
     pub due_date: NaiveDate,
+    /// Past its due date and still awaiting a submission, as of now.
     pub overdue: bool,
     pub requested_at: DateTime<Utc>,
     pub document_count: i32,
+    /// Why it was closed without an answer (NO_LONGER_REQUIRED), when given.
+    pub reason: Option<String>,
 }
 
 impl EvidenceRequest {
-    pub(crate) fn of(case_id: uuid::Uuid, r: &RequestView) -> Self {
+    /// `case_open`: whether the request's case is still open (nothing on
+    /// an ended case is overdue).
+    pub(crate) fn of(case_id: uuid::Uuid, case_open: bool, r: &RequestView) -> Self {
         EvidenceRequest {
             id: ID(r.id.to_string()),
             case_id: ID(case_id.to_string()),
@@ -198,9 +203,10 @@ impl EvidenceRequest {
                 .map(RequestStatus::from)
                 .unwrap_or(RequestStatus::NeededFromYou),
             due_date: r.suspense_date,
-            overdue: r.overdue,
+            overdue: case_open && r.overdue_on(Utc::now().date_naive()),
             requested_at: r.requested_at,
             document_count: r.documents.len() as i32,
+            reason: r.reason.clone(),
         }
     }
 }
@@ -386,13 +392,17 @@ impl Claim {
             letter_mailed_at: d.letter_mailed_at,
         })
     }
-    /// Requests the claimant must act on now (never suppressed ones).
+    /// Requests the claimant must act on now (never suppressed ones; none
+    /// once the case has ended).
     async fn open_requests_for_you(&self) -> Vec<EvidenceRequest> {
+        if self.view.is_closed() {
+            return Vec::new();
+        }
         self.view
             .requests
             .iter()
             .filter(|r| r.needs_claimant())
-            .map(|r| EvidenceRequest::of(self.view.case_id, r))
+            .map(|r| EvidenceRequest::of(self.view.case_id, true, r))
             .collect()
     }
     /// All evidence requests; suppressed (internal) ones only for staff.
@@ -401,7 +411,7 @@ impl Claim {
             .requests
             .iter()
             .filter(|r| self.staff || !r.suppressed)
-            .map(|r| EvidenceRequest::of(self.view.case_id, r))
+            .map(|r| EvidenceRequest::of(self.view.case_id, !self.view.is_closed(), r))
             .collect()
     }
     #[graphql(name = "evidenceWaiverSubmitted5103")]

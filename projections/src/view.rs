@@ -84,12 +84,25 @@ pub struct RequestView {
     /// absent if it never was. Tells the timer's overdue rounds apart.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reopened_at: Option<u64>,
+    /// Why the request was last closed without an answer, or moved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl RequestView {
     /// Open and waiting on the claimant: what a citizen must act on.
     pub fn needs_claimant(&self) -> bool {
         self.status == RequestStatus::NeededFromYou.code() && !self.suppressed
+    }
+
+    /// Overdue as of `today`: marked by the timer, or past its due date and
+    /// still awaiting a submission (the timer marks it on its next pass;
+    /// what is shown does not wait for it).
+    pub fn overdue_on(&self, today: NaiveDate) -> bool {
+        self.overdue
+            || (self.suspense_date < today
+                && RequestStatus::from_code(&self.status)
+                    .is_some_and(RequestStatus::is_awaiting_submission))
     }
 
     pub fn is_open(&self) -> bool {
@@ -513,6 +526,7 @@ impl CaseView {
                     requested_at: info.recorded_at,
                     documents: Vec::new(),
                     reopened_at: None,
+                    reason: None,
                 });
                 let whom = if r.needed_from_claimant {
                     "from you"
@@ -532,9 +546,15 @@ impl CaseView {
                     !r.suppressed,
                 );
             }
-            E::EvidenceStatusChanged { request, from, to } => {
+            E::EvidenceStatusChanged {
+                request,
+                from,
+                to,
+                reason,
+            } => {
                 if let Some(r) = self.requests.iter_mut().find(|r| r.id == request.as_uuid()) {
                     r.status = to.code().into();
+                    r.reason = reason.as_ref().map(ToString::to_string);
                     if !to.is_awaiting_submission() {
                         r.overdue = false;
                     } else if !from.is_awaiting_submission() {
@@ -548,7 +568,10 @@ impl CaseView {
                     info.recorded_at,
                     "EVIDENCE",
                     None,
-                    format!("\"{desc}\" is now {}", status_phrase(*to)),
+                    match reason {
+                        Some(why) => format!("\"{desc}\" is now {}. {why}", status_phrase(*to)),
+                        None => format!("\"{desc}\" is now {}", status_phrase(*to)),
+                    },
                     visible,
                 );
             }

@@ -191,6 +191,9 @@ enum CaseEventV1 {
         request_id: Uuid,
         from: String,
         to: String,
+        /// Added without a version bump: absent in older payloads.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     Waiver5103Submitted {
         received_at: DateTime<Utc>,
@@ -582,10 +585,16 @@ fn case_to_v1(event: &CaseEvent) -> CaseEventV1 {
                 suppressed: r.suppressed,
             },
         },
-        E::EvidenceStatusChanged { request, from, to } => V::EvidenceStatusChanged {
+        E::EvidenceStatusChanged {
+            request,
+            from,
+            to,
+            reason,
+        } => V::EvidenceStatusChanged {
             request_id: request.as_uuid(),
             from: from.code().into(),
             to: to.code().into(),
+            reason: reason.as_ref().map(|r| r.to_string()),
         },
         E::Waiver5103Submitted { received_at } => V::Waiver5103Submitted {
             received_at: *received_at,
@@ -881,10 +890,12 @@ fn case_from_v1(v: CaseEventV1) -> Result<CaseEvent, DecodeError> {
             request_id,
             from,
             to,
+            reason,
         } => E::EvidenceStatusChanged {
             request: RequestId::from_uuid(request_id),
             from: req_status(&from)?,
             to: req_status(&to)?,
+            reason: reason.map(|r| text("reason", &r)).transpose()?,
         },
         V::Waiver5103Submitted { received_at } => E::Waiver5103Submitted { received_at },
         V::RequestMarkedOverdue {

@@ -253,6 +253,16 @@ fn case_samples() -> Vec<(&'static str, CaseEvent)> {
                 request: REQUEST_RECORDS,
                 from: RequestStatus::NeededFromOthers,
                 to: RequestStatus::SubmittedAwaitingReview,
+                reason: None,
+            },
+        ),
+        (
+            "closed",
+            E::EvidenceStatusChanged {
+                request: REQUEST_RECORDS,
+                from: RequestStatus::NeededFromOthers,
+                to: RequestStatus::NoLongerRequired,
+                reason: Some(text("The claim was withdrawn.")),
             },
         ),
         (
@@ -917,6 +927,8 @@ fn every_phase_request_status_and_code_round_trips() {
                 request: REQUEST_RECORDS,
                 from,
                 to,
+                reason: (to == RequestStatus::NoLongerRequired)
+                    .then(|| text("A decision was made.")),
             });
         }
     }

@@ -515,6 +515,21 @@ async fn casework_through_mutations(backend: Backend) {
         citizen_view["data"]["claim"]["openRequestsForYou"][0]["description"],
         "Audiology exam results"
     );
+    // Due 2026-01-15, and no timer has run: overdue as of now all the same.
+    let overdue = call(
+        s.citizen.clone(),
+        "query($id: ID!) { claim(id: $id) { openRequestsForYou { id overdue } } }",
+        json!({"id": s.case_id}),
+    )
+    .await;
+    let request_id = overdue["data"]["claim"]["openRequestsForYou"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{overdue}"))
+        .to_owned();
+    assert_eq!(
+        overdue["data"]["claim"]["openRequestsForYou"][0]["overdue"], true,
+        "{overdue}"
+    );
 
     call(
         cw.clone(),
@@ -534,11 +549,38 @@ async fn casework_through_mutations(backend: Backend) {
         .iter()
         .map(|c| c["id"].as_str().unwrap().to_owned())
         .collect();
-    let propose = "mutation($c: ID!, $a: [AdjudicationInput!]!) { proposeDecision(caseId: $c, adjudications: $a, idempotencyKey: \"d1\") { claim { phase decision { status outcome } } } }";
-    let r = call(cw.clone(), propose, json!({"c": s.case_id, "a": [{"contentionId": ids[0], "adjudication": "GRANTED"}, {"contentionId": ids[1], "adjudication": "DENIED"}]})).await;
+    let adjudications = json!([{"contentionId": ids[0], "adjudication": "GRANTED"}, {"contentionId": ids[1], "adjudication": "DENIED"}]);
+    // Not over an open request: the refusal names it (in extensions only).
+    let over_open = call(
+        cw.clone(),
+        "mutation($c: ID!, $a: [AdjudicationInput!]!) { proposeDecision(caseId: $c, adjudications: $a, idempotencyKey: \"d0\") { version } }",
+        json!({"c": s.case_id, "a": adjudications}),
+    )
+    .await;
+    assert_eq!(error_code(&over_open), Some("OPEN_REQUESTS"), "{over_open}");
+    assert_eq!(
+        over_open["errors"][0]["extensions"]["requestIds"],
+        json!([request_id])
+    );
+    let message = over_open["errors"][0]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(!message.contains(&request_id), "{message}");
+    let propose = "mutation($c: ID!, $a: [AdjudicationInput!]!, $close: [CloseRequestInput!]!) { proposeDecision(caseId: $c, adjudications: $a, closeRequests: $close, idempotencyKey: \"d1\") { claim { phase decision { status outcome } evidenceRequests { status reason overdue } } } }";
+    let r = call(cw.clone(), propose, json!({"c": s.case_id, "a": adjudications, "close": [{"requestId": request_id, "reason": "Decided on the service records"}]})).await;
     assert_eq!(
         r["data"]["proposeDecision"]["claim"]["phase"], "PENDING_DECISION_APPROVAL",
         "{r}"
+    );
+    assert_eq!(
+        r["data"]["proposeDecision"]["claim"]["evidenceRequests"],
+        json!([{"status": "NO_LONGER_REQUIRED", "reason": "Decided on the service records", "overdue": false}])
+    );
+    let nothing_open = call(s.citizen.clone(), CLAIM, json!({"id": s.case_id})).await;
+    assert_eq!(
+        nothing_open["data"]["claim"]["openRequestsForYou"],
+        json!([]),
+        "{nothing_open}"
     );
     assert_eq!(queue(approver.clone(), "AWAITING_APPROVAL").await, 1);
     // A caseworker who is also an approver may not approve their own proposal.
@@ -588,6 +630,47 @@ async fn casework_through_mutations(backend: Backend) {
     assert_eq!(error_code(&refused), Some("FORBIDDEN"));
 }
 both!(casework_through_mutations);
+
+/// Ending a case (here: withdrawing it) closes its open evidence requests
+/// with the reason, in every read model: the citizen's claim, the agent's
+/// case context and the timeline.
+async fn ending_a_case_closes_its_open_requests(backend: Backend) {
+    let w = api_world(backend).await;
+    let s = seed(&w, "alpha", "123456789").await;
+    let cw = w.token("alpha", "cw-1", &[Role::Caseworker], None, false);
+    let call = |token: String, q: &'static str, v: Value| {
+        let w = &w;
+        async move { w.gql(Some(&token), q, v).await }
+    };
+    let ask = "mutation($c: ID!, $k: String!, $n: Boolean!) { requestEvidence(caseId: $c, idempotencyKey: $k, input: { description: \"Audiology exam results\", neededFromClaimant: $n, dueDate: \"2027-01-15\" }) { version } }";
+    for (k, n) in [("e1", true), ("e2", false)] {
+        let r = call(cw.clone(), ask, json!({"c": s.case_id, "k": k, "n": n})).await;
+        assert!(r["errors"].is_null(), "{r}");
+    }
+    let r = call(
+        s.citizen.clone(),
+        "mutation($c: ID!) { withdrawClaim(caseId: $c, idempotencyKey: \"w1\") { claim { status openRequestsForYou { id } evidenceRequests { status reason overdue } } } }",
+        json!({"c": s.case_id}),
+    )
+    .await;
+    let claim = &r["data"]["withdrawClaim"]["claim"];
+    assert_eq!(claim["status"], "CLOSED", "{r}");
+    assert_eq!(claim["openRequestsForYou"], json!([]));
+    let closed = json!({"status": "NO_LONGER_REQUIRED", "reason": "The claim was withdrawn.", "overdue": false});
+    assert_eq!(claim["evidenceRequests"], json!([closed, closed]));
+    let timeline = call(
+        s.citizen.clone(),
+        "query($c: ID!) { caseTimeline(caseId: $c, first: 50) { edges { node { line } } } }",
+        json!({"c": s.case_id}),
+    )
+    .await;
+    let lines = timeline["data"]["caseTimeline"]["edges"].to_string();
+    assert!(
+        lines.contains("is now no longer required. The claim was withdrawn."),
+        "{lines}"
+    );
+}
+both!(ending_a_case_closes_its_open_requests);
 
 /// Bad input never crashes and always gets a code.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

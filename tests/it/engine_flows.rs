@@ -182,6 +182,7 @@ async fn decision_four_eyes_and_appeals(backend: Backend) {
             (contentions[0], Adjudication::Granted),
             (contentions[1], Adjudication::Denied),
         ],
+        close_requests: Vec::new(),
     };
     w.engine
         .execute(&env("alpha", "caseworker-1"), id, propose)
@@ -308,7 +309,10 @@ async fn racing_appeals_open_one_case(backend: Backend) {
         .execute(
             &env("alpha", "cw"),
             id,
-            CaseCommand::ProposeDecision { adjudications },
+            CaseCommand::ProposeDecision {
+                adjudications,
+                close_requests: Vec::new(),
+            },
         )
         .await
         .unwrap();

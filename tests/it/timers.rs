@@ -326,6 +326,7 @@ async fn reopened_request_is_overdue_again_without_a_second_reminder(backend: Ba
             CaseCommand::ReviewEvidence {
                 request: RequestId::from_uuid(request),
                 to: RequestStatus::NeededFromYou,
+                reason: None,
             },
         )
         .await

@@ -50,6 +50,8 @@ pub enum CaseCommand {
     ReviewEvidence {
         request: RequestId,
         to: RequestStatus,
+        /// Why (shown on the request), e.g. when it is no longer required.
+        reason: Option<Text>,
     },
     ChangePhase {
         to: Phase,
@@ -69,6 +71,10 @@ pub enum CaseCommand {
     RecordContact(NewContact),
     ProposeDecision {
         adjudications: Vec<(ContentionId, Adjudication)>,
+        /// Open evidence requests the caseworker closes with the proposal
+        /// (`NO_LONGER_REQUIRED`), each with a reason. A request left open
+        /// and not named here refuses the proposal (`OPEN_REQUESTS`).
+        close_requests: Vec<(RequestId, Text)>,
     },
     ApproveDecision,
     ReturnDecision {
@@ -146,6 +152,15 @@ impl CaseCommand {
                 event,
                 E::PhaseChanged { .. } | E::EstimateChanged { .. } | E::DecisionProposed { .. }
             ),
+            // Proposing looks at every request (none may be left open).
+            ProposeDecision { .. }
+                if matches!(
+                    event,
+                    E::EvidenceRequested { .. } | E::EvidenceStatusChanged { .. }
+                ) =>
+            {
+                true
+            }
             ProposeDecision { .. }
             | ApproveDecision
             | ReturnDecision { .. }

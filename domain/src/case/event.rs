@@ -40,6 +40,10 @@ pub enum CaseEvent {
         request: RequestId,
         from: RequestStatus,
         to: RequestStatus,
+        /// Why, when a request is closed without an answer
+        /// (`NO_LONGER_REQUIRED`): the caseworker's words, or the case
+        /// ending ([`CaseEnded`](crate::case::RequestClosure)).
+        reason: Option<Text>,
     },
     Waiver5103Submitted {
         received_at: DateTime<Utc>,

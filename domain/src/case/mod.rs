@@ -333,12 +333,41 @@ fn recorded(entry: &NewChannelEntry, ctx: &Ctx, duplicate_of: Option<EntryId>) -
     }
 }
 
-fn status_change(req: &EvidenceRequest, to: RequestStatus) -> CaseEvent {
+fn status_change(req: &EvidenceRequest, to: RequestStatus, reason: Option<Text>) -> CaseEvent {
     CaseEvent::EvidenceStatusChanged {
         request: req.id,
         from: req.status,
         to,
+        reason,
     }
+}
+
+/// Why a case's open requests were closed when it ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CaseEnd {
+    Withdrawn,
+    Merged,
+    Decided,
+}
+
+impl CaseEnd {
+    /// The reason recorded on each request closed by the end (citizens see it).
+    pub fn reason(self) -> Text {
+        Text::fixed(match self {
+            CaseEnd::Withdrawn => "The claim was withdrawn.",
+            CaseEnd::Merged => "The claim was merged with another claim of the same kind.",
+            CaseEnd::Decided => "A decision was made and the decision letter was mailed.",
+        })
+    }
+}
+
+/// An ended case has no open request: the end closes every one that is
+/// not answered, as `NO_LONGER_REQUIRED`, with the end as the reason.
+fn close_open_requests(file: &CaseFile, end: CaseEnd) -> impl Iterator<Item = CaseEvent> + '_ {
+    file.requests
+        .iter()
+        .filter(|r| !r.status.is_terminal())
+        .map(move |r| status_change(r, RequestStatus::NoLongerRequired, Some(end.reason())))
 }
 
 fn phase_change(from: Phase, to: Phase, reason: Option<Text>) -> CaseEvent {
@@ -397,7 +426,11 @@ fn decide_existing(
                 request: doc.request,
             }];
             if let Some(req) = request.filter(|r| r.status.is_awaiting_submission()) {
-                events.push(status_change(req, RequestStatus::SubmittedAwaitingReview));
+                events.push(status_change(
+                    req,
+                    RequestStatus::SubmittedAwaitingReview,
+                    None,
+                ));
             }
             events
         }
@@ -414,7 +447,11 @@ fn decide_existing(
                 request: *request,
             }];
             if req.status.is_awaiting_submission() {
-                events.push(status_change(req, RequestStatus::SubmittedAwaitingReview));
+                events.push(status_change(
+                    req,
+                    RequestStatus::SubmittedAwaitingReview,
+                    None,
+                ));
             }
             events
         }
@@ -449,11 +486,21 @@ fn decide_existing(
                 file.requests
                     .iter()
                     .filter(|r| r.kind == RequestKind::Notice5103 && !r.status.is_terminal())
-                    .map(|r| status_change(r, RequestStatus::NoLongerRequired)),
+                    .map(|r| {
+                        status_change(
+                            r,
+                            RequestStatus::NoLongerRequired,
+                            Some(Text::fixed("The 5103 waiver was received.")),
+                        )
+                    }),
             );
             events
         }
-        ReviewEvidence { request, to } => {
+        ReviewEvidence {
+            request,
+            to,
+            reason,
+        } => {
             let req = file.request(*request)?;
             if !req.status.can_move_to(*to) {
                 return Err(DomainError::InvalidEvidenceTransition {
@@ -461,7 +508,7 @@ fn decide_existing(
                     to: *to,
                 });
             }
-            vec![status_change(req, *to)]
+            vec![status_change(req, *to, reason.clone())]
         }
         MarkRequestOverdue { request } => {
             let req = file.request(*request)?;
@@ -543,7 +590,10 @@ fn decide_existing(
                 occurred_at: c.occurred_at,
             },
         }],
-        ProposeDecision { adjudications } => {
+        ProposeDecision {
+            adjudications,
+            close_requests,
+        } => {
             if file.phase != Phase::PreparationForDecision {
                 return Err(DomainError::InvalidPhaseTransition {
                     from: file.phase,
@@ -564,19 +614,52 @@ fn decide_existing(
             if adjudications.len() != file.contentions.len() {
                 return Err(DomainError::IncompleteDecision);
             }
+            // No decision is proposed over an open request: each is
+            // answered first, or closed here with the caseworker's reason.
+            let mut closes = Vec::new();
+            for (i, (id, reason)) in close_requests.iter().enumerate() {
+                if close_requests[..i].iter().any(|(o, _)| o == id) {
+                    return Err(DomainError::DuplicateRequest(*id));
+                }
+                let req = file.request(*id)?;
+                if !req.status.can_move_to(RequestStatus::NoLongerRequired) {
+                    return Err(DomainError::InvalidEvidenceTransition {
+                        from: req.status,
+                        to: RequestStatus::NoLongerRequired,
+                    });
+                }
+                closes.push(status_change(
+                    req,
+                    RequestStatus::NoLongerRequired,
+                    Some(reason.clone()),
+                ));
+            }
+            let still_open: Vec<RequestId> = file
+                .requests
+                .iter()
+                .filter(|r| !r.status.is_terminal())
+                .filter(|r| !close_requests.iter().any(|(id, _)| *id == r.id))
+                .map(|r| r.id)
+                .collect();
+            if !still_open.is_empty() {
+                return Err(DomainError::OpenRequests(still_open));
+            }
             // Keep the case's contention order so the event is canonical.
             let ordered = file
                 .contentions
                 .iter()
                 .filter_map(|c| adjudications.iter().find(|(id, _)| *id == c.id).copied())
                 .collect();
-            vec![
-                E::DecisionProposed {
-                    adjudications: ordered,
-                    proposer: ctx.actor.clone(),
-                },
-                phase_change(file.phase, Phase::PendingDecisionApproval, None),
-            ]
+            closes.push(E::DecisionProposed {
+                adjudications: ordered,
+                proposer: ctx.actor.clone(),
+            });
+            closes.push(phase_change(
+                file.phase,
+                Phase::PendingDecisionApproval,
+                None,
+            ));
+            closes
         }
         ApproveDecision => {
             let decision = pending_decision(file)?;
@@ -616,23 +699,29 @@ fn decide_existing(
                     to: Phase::Complete,
                 });
             }
-            vec![
-                E::DecisionLetterMailed {
-                    mailed_at: *mailed_at,
-                },
-                phase_change(file.phase, Phase::Complete, None),
-            ]
+            let mut events = vec![E::DecisionLetterMailed {
+                mailed_at: *mailed_at,
+            }];
+            events.extend(close_open_requests(file, CaseEnd::Decided));
+            events.push(phase_change(file.phase, Phase::Complete, None));
+            events
         }
-        Withdraw { reason } => vec![E::CaseWithdrawn {
-            reason: reason.clone(),
-        }],
+        Withdraw { reason } => {
+            let mut events: Vec<_> = close_open_requests(file, CaseEnd::Withdrawn).collect();
+            events.push(E::CaseWithdrawn {
+                reason: reason.clone(),
+            });
+            events
+        }
         MergeInto { survivor } => {
             if *survivor == file.id {
                 return Err(DomainError::SelfMerge);
             }
-            vec![E::CaseMerged {
+            let mut events: Vec<_> = close_open_requests(file, CaseEnd::Merged).collect();
+            events.push(E::CaseMerged {
                 survivor: *survivor,
-            }]
+            });
+            events
         }
         FileAppeal {
             contention,

@@ -457,7 +457,22 @@ pub fn requested(request: NewEvidenceRequest) -> CaseEvent {
 }
 
 pub fn status_changed(request: RequestId, from: RequestStatus, to: RequestStatus) -> CaseEvent {
-    CaseEvent::EvidenceStatusChanged { request, from, to }
+    CaseEvent::EvidenceStatusChanged {
+        request,
+        from,
+        to,
+        reason: None,
+    }
+}
+
+/// A request closed without an answer, with the reason.
+pub fn closed_because(request: RequestId, from: RequestStatus, reason: &str) -> CaseEvent {
+    CaseEvent::EvidenceStatusChanged {
+        request,
+        from,
+        to: RequestStatus::NoLongerRequired,
+        reason: Some(text(reason)),
+    }
 }
 
 pub fn proposed(by: &str, adjudications: Vec<(ContentionId, Adjudication)>) -> CaseEvent {
@@ -583,6 +598,7 @@ pub fn one_of_each_command() -> Vec<CaseCommand> {
         C::ReviewEvidence {
             request: req_id(1),
             to: RequestStatus::Accepted,
+            reason: None,
         },
         C::ChangePhase {
             to: Phase::UnderReview,
@@ -600,6 +616,7 @@ pub fn one_of_each_command() -> Vec<CaseCommand> {
         C::RecordContact(new_contact(1)),
         C::ProposeDecision {
             adjudications: grant_both(),
+            close_requests: Vec::new(),
         },
         C::ApproveDecision,
         C::ReturnDecision {
