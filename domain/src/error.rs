@@ -39,23 +39,23 @@ pub enum DomainError {
     NoContentions,
     #[error("a claim has at most {} contentions", crate::case::MAX_CONTENTIONS)]
     TooManyContentions,
-    #[error("contention {0} not found")]
+    #[error("a contention named in contentionId is not on the case")]
     ContentionNotFound(ContentionId),
-    #[error("contention {0} appears twice")]
+    #[error("a contention appears twice (contentionId)")]
     DuplicateContention(ContentionId),
     #[error("a channel entry with this channel and external id is already on the case")]
     DuplicateChannelEntry,
-    #[error("document {0} is already on the case")]
+    #[error("a document with this id (documentId) is already on the case")]
     DuplicateDocument(DocumentId),
-    #[error("document {0} not found")]
+    #[error("the document named in documentId is not on the case")]
     DocumentNotFound(DocumentId),
-    #[error("evidence request {0} already exists")]
+    #[error("an evidence request with this id (requestId) is already on the case, or named twice")]
     DuplicateRequest(RequestId),
-    #[error("evidence request {0} not found")]
+    #[error("the evidence request named in requestId is not on the case")]
     RequestNotFound(RequestId),
     #[error("an open 5103 notice already exists")]
     Duplicate5103Notice,
-    #[error("evidence request cannot move from {from:?} to {to:?}")]
+    #[error("the evidence request cannot move from its status to the one asked for (from, to)")]
     InvalidEvidenceTransition {
         from: RequestStatus,
         to: RequestStatus,
@@ -66,7 +66,7 @@ pub enum DomainError {
     RequestNotDue,
     #[error("the 5103 waiver was already submitted")]
     WaiverAlreadySubmitted,
-    #[error("the case cannot move from {from:?} to {to:?} this way")]
+    #[error("the case cannot move from its phase to the one asked for this way (from, to)")]
     InvalidPhaseTransition { from: Phase, to: Phase },
     #[error("moving a case back a phase needs a plain-language reason")]
     PhaseBackReasonRequired,
@@ -80,22 +80,60 @@ pub enum DomainError {
     NoPendingDecision,
     #[error("the approver must not be the caseworker who proposed the decision")]
     FourEyesViolation,
-    #[error("contention {0} has no decision to appeal")]
+    #[error("the contention named in contentionId has no decision to appeal")]
     NotDecided(ContentionId),
-    #[error("contention {0} already has an active appeal")]
+    #[error("the contention named in contentionId already has an active appeal")]
     DuplicateAppeal(ContentionId),
-    #[error("appeal {0} is not active on this case")]
+    #[error("the appeal named in appealCaseId is not active on this case")]
     AppealNotFound(CaseId),
     #[error("a case cannot be merged into itself")]
     SelfMerge,
     /// Proposing a decision while evidence requests are open: each must be
     /// answered or closed with a reason first (the ids are in the error's
     /// details, not its message).
-    #[error("evidence requests are still open: answer them, or close each with a reason (closeRequests)")]
+    #[error("evidence requests are still open (requestIds): answer them, or close each with a reason (closeRequests)")]
     OpenRequests(Vec<RequestId>),
 }
 
+/// A value an error is about. Messages name fields, never values: the
+/// values travel beside the message (GraphQL `extensions`, intake `details`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Detail {
+    /// An id or a code.
+    One(String),
+    Many(Vec<String>),
+}
+
 impl DomainError {
+    /// What the error is about, by field name (`contentionId`, `requestIds`,
+    /// `from`/`to`, …); empty when the code says it all.
+    pub fn details(&self) -> Vec<(&'static str, Detail)> {
+        use DomainError::*;
+        let one = |field, value: String| vec![(field, Detail::One(value))];
+        match self {
+            ContentionNotFound(id)
+            | DuplicateContention(id)
+            | NotDecided(id)
+            | DuplicateAppeal(id) => one("contentionId", id.to_string()),
+            DuplicateDocument(id) | DocumentNotFound(id) => one("documentId", id.to_string()),
+            DuplicateRequest(id) | RequestNotFound(id) => one("requestId", id.to_string()),
+            AppealNotFound(id) => one("appealCaseId", id.to_string()),
+            InvalidEvidenceTransition { from, to } => vec![
+                ("from", Detail::One(from.code().to_owned())),
+                ("to", Detail::One(to.code().to_owned())),
+            ],
+            InvalidPhaseTransition { from, to } => vec![
+                ("from", Detail::One(from.code().to_owned())),
+                ("to", Detail::One(to.code().to_owned())),
+            ],
+            OpenRequests(ids) => vec![(
+                "requestIds",
+                Detail::Many(ids.iter().map(ToString::to_string).collect()),
+            )],
+            _ => Vec::new(),
+        }
+    }
+
     /// The stable machine-readable code.
     pub fn code(&self) -> &'static str {
         use DomainError::*;
@@ -132,6 +170,98 @@ impl DomainError {
             AppealNotFound(_) => "APPEAL_NOT_FOUND",
             SelfMerge => "SELF_MERGE",
             OpenRequests(_) => "OPEN_REQUESTS",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::*;
+
+    fn every_error() -> Vec<DomainError> {
+        use DomainError::*;
+        let id = uuid::Uuid::from_u128(0x1234_5678_9abc_def0_1234_5678_9abc_def0);
+        vec![
+            ClaimNotFound,
+            ClaimAlreadyExists,
+            ClaimantNotFound,
+            ClaimantAlreadyRegistered,
+            CaseClosed,
+            CaseComplete,
+            NoContentions,
+            TooManyContentions,
+            ContentionNotFound(ContentionId::from_uuid(id)),
+            DuplicateContention(ContentionId::from_uuid(id)),
+            DuplicateChannelEntry,
+            DuplicateDocument(DocumentId::from_uuid(id)),
+            DocumentNotFound(DocumentId::from_uuid(id)),
+            DuplicateRequest(RequestId::from_uuid(id)),
+            RequestNotFound(RequestId::from_uuid(id)),
+            Duplicate5103Notice,
+            InvalidEvidenceTransition {
+                from: RequestStatus::Accepted,
+                to: RequestStatus::NeededFromYou,
+            },
+            RequestNotOpen,
+            RequestNotDue,
+            WaiverAlreadySubmitted,
+            InvalidPhaseTransition {
+                from: Phase::Complete,
+                to: Phase::UnderReview,
+            },
+            PhaseBackReasonRequired,
+            AlreadyAssigned,
+            NotAssigned,
+            IncompleteDecision,
+            NoPendingDecision,
+            FourEyesViolation,
+            NotDecided(ContentionId::from_uuid(id)),
+            DuplicateAppeal(ContentionId::from_uuid(id)),
+            AppealNotFound(CaseId::from_uuid(id)),
+            SelfMerge,
+            OpenRequests(vec![RequestId::from_uuid(id)]),
+        ]
+    }
+
+    /// Messages name fields, never values: no id, no status or phase in
+    /// any message; the values are in `details`, under a field name.
+    #[test]
+    fn messages_name_fields_never_values() {
+        for e in every_error() {
+            let message = e.to_string();
+            assert!(!message.contains("1234"), "{message}");
+            for value in [
+                "Accepted",
+                "ACCEPTED",
+                "NeededFromYou",
+                "NEEDED_FROM_YOU",
+                "Complete",
+                "COMPLETE",
+                "UnderReview",
+                "UNDER_REVIEW",
+            ] {
+                assert!(!message.contains(value), "{message}");
+            }
+            let named = e.details();
+            let message_has_id = matches!(
+                e,
+                DomainError::ContentionNotFound(_)
+                    | DomainError::DuplicateContention(_)
+                    | DomainError::DuplicateDocument(_)
+                    | DomainError::DocumentNotFound(_)
+                    | DomainError::DuplicateRequest(_)
+                    | DomainError::RequestNotFound(_)
+                    | DomainError::NotDecided(_)
+                    | DomainError::DuplicateAppeal(_)
+                    | DomainError::AppealNotFound(_)
+                    | DomainError::OpenRequests(_)
+            );
+            if message_has_id {
+                let (field, _) = &named[0];
+                assert!(message.contains(field), "{message} names {field}");
+                assert!(format!("{named:?}").contains("12345678-9abc"), "{named:?}");
+            }
         }
     }
 }

@@ -19,7 +19,7 @@ pub mod text;
 pub use case::{Case, CaseCommand, CaseEvent, CaseFile};
 pub use channel::{Channel, ChannelName, Submitter};
 pub use claimant::{Claimant, ClaimantCommand, ClaimantEvent, ClaimantPii, ClaimantRecord};
-pub use error::{DomainError, ParseError};
+pub use error::{Detail, DomainError, ParseError};
 pub use ids::*;
 pub use status::{CitizenStatus, Phase};
 pub use text::Text;

@@ -18,13 +18,12 @@ pub enum ApiError {
         code: &'static str,
         message: String,
     },
-    /// A coded refusal that names what it is about in the error's
-    /// `extensions` (`field`: the ids), never in its message.
+    /// A coded refusal with what it is about in the error's `extensions`
+    /// (by field name), never in its message.
     RefusedNaming {
         code: &'static str,
         message: String,
-        field: &'static str,
-        ids: Vec<String>,
+        details: Vec<(&'static str, domain::Detail)>,
     },
     /// Retriable (database down, conflict storm).
     Unavailable,
@@ -76,14 +75,17 @@ impl From<ApiError> for async_graphql::Error {
             ApiError::RateLimited { retry_after_secs } => Some(retry_after_secs),
             _ => None,
         };
-        let naming = match &e {
-            ApiError::RefusedNaming { field, ids, .. } => Some((*field, ids.clone())),
-            _ => None,
+        let details = match &e {
+            ApiError::RefusedNaming { details, .. } => details.clone(),
+            _ => Vec::new(),
         };
         async_graphql::Error::new(e.message()).extend_with(|_, ext| {
             ext.set("code", code);
-            if let Some((field, ids)) = &naming {
-                ext.set(*field, ids.clone());
+            for (field, detail) in &details {
+                match detail {
+                    domain::Detail::One(value) => ext.set(*field, value.clone()),
+                    domain::Detail::Many(values) => ext.set(*field, values.clone()),
+                }
             }
             if retriable {
                 ext.set("retriable", true);
@@ -108,14 +110,11 @@ impl From<EngineError> for ApiError {
                 domain::DomainError::ClaimNotFound | domain::DomainError::ClaimantNotFound,
             ) => ApiError::NotFound,
             EngineError::Invalid(p) => ApiError::BadInput(p.to_string()),
-            EngineError::Domain(domain::DomainError::OpenRequests(ids)) => {
-                ApiError::RefusedNaming {
-                    code: e.code(),
-                    message: e.to_string(),
-                    field: "requestIds",
-                    ids: ids.iter().map(ToString::to_string).collect(),
-                }
-            }
+            EngineError::Domain(d) if !d.details().is_empty() => ApiError::RefusedNaming {
+                code: e.code(),
+                message: e.to_string(),
+                details: d.details(),
+            },
             _ => ApiError::Refused {
                 code: e.code(),
                 message: e.to_string(),

@@ -1053,9 +1053,10 @@ impl MutationRoot {
             .await
             .map_err(|e| match e.code {
                 "NOT_FOUND" => ApiError::NotFound,
-                code => ApiError::Refused {
+                code => ApiError::RefusedNaming {
                     code,
                     message: e.message,
+                    details: e.details,
                 },
             })?;
         api.projector.wake();
@@ -1217,9 +1218,10 @@ fn intake_error(e: intake::IntakeError) -> ApiError {
         "STORE_UNAVAILABLE" => ApiError::Unavailable,
         "INTERNAL" => ApiError::Internal,
         "CHANNEL_NOT_ALLOWED" | "KIND_NOT_ALLOWED" => ApiError::Forbidden,
-        code => ApiError::Refused {
+        code => ApiError::RefusedNaming {
             code,
             message: e.message,
+            details: e.details,
         },
     }
 }

@@ -49,6 +49,9 @@ pub(crate) struct GroupReads {
 pub struct IntakeError {
     pub code: &'static str,
     pub message: String,
+    /// What the refusal is about, by field name (ids, statuses): values
+    /// are never in the message.
+    pub details: Vec<(&'static str, domain::Detail)>,
 }
 
 impl IntakeError {
@@ -56,6 +59,7 @@ impl IntakeError {
         Self {
             code,
             message: message.into(),
+            details: Vec::new(),
         }
     }
 }
@@ -74,7 +78,11 @@ impl From<EngineError> for IntakeError {
             }
             other => other.to_string(),
         };
-        IntakeError::new(e.code(), message)
+        let mut refused = IntakeError::new(e.code(), message);
+        if let EngineError::Domain(d) = &e {
+            refused.details = d.details();
+        }
+        refused
     }
 }
 
@@ -222,14 +230,14 @@ impl Intake {
         let refuse = |what: &str| {
             Err(IntakeError::new(
                 "CHANNEL_NOT_ALLOWED",
-                format!("{what} may not submit through {}", s.channel),
+                format!("this channel takes submissions from {what} only"),
             ))
         };
         let citizen = matches!(caller.kind, CallerKind::Citizen(_));
         match &s.channel {
             Channel::Web => {
                 if !citizen {
-                    return refuse("only citizens");
+                    return refuse("citizens");
                 }
                 if !matches!(s.submitted_by, Submitter::Claimant) {
                     return Err(IntakeError::new(
@@ -246,12 +254,12 @@ impl Intake {
                 if caller.kind != CallerKind::Staff
                     && !(caller.kind == CallerKind::Integrator && scanner)
                 {
-                    return refuse("only staff and configured scanners");
+                    return refuse("staff and configured scanners");
                 }
             }
             Channel::InPerson | Channel::CallCenter => {
                 if caller.kind != CallerKind::Staff {
-                    return refuse("only staff");
+                    return refuse("staff");
                 }
             }
             Channel::Integrator(_) => {
@@ -262,7 +270,7 @@ impl Intake {
                     .ok_or_else(|| {
                         IntakeError::new(
                             "UNKNOWN_CHANNEL",
-                            format!("channel {} is not registered", s.channel),
+                            "the channel (channel) is not registered for this agency",
                         )
                     })?;
                 if !rule.principals.contains(caller.actor.as_str()) {
@@ -271,7 +279,7 @@ impl Intake {
                 if !rule.kinds.contains(&s.kind) {
                     return Err(IntakeError::new(
                         "KIND_NOT_ALLOWED",
-                        format!("{} does not accept {}", s.channel, s.kind.code()),
+                        "this channel does not accept this kind of submission (kind)",
                     ));
                 }
             }

@@ -340,7 +340,7 @@ fn entry_submission(
     if !registry.accepts_document_type(tenant, document.document_type.as_str()) {
         return Err(IntakeError::new(
             "UNKNOWN_DOCUMENT_TYPE",
-            format!("document type {} is not accepted", document.document_type),
+            "the document type (documentType) is not one this agency accepts",
         ));
     }
     let kind = raw.kind.unwrap_or_else(|| default_kind(&raw.document_type));
@@ -713,10 +713,12 @@ impl Intake {
             return Err(IntakeError::new("NOT_FOUND", "not found"));
         };
         if doc.status != "UNIDENTIFIED" {
-            return Err(IntakeError::new(
+            let mut refused = IntakeError::new(
                 "NOT_UNIDENTIFIED",
-                format!("the document is {}", doc.status),
-            ));
+                "the document is not waiting to be identified (status)",
+            );
+            refused.details = vec![("status", domain::Detail::One(doc.status.clone()))];
+            return Err(refused);
         }
         let entry: Value = serde_json::from_str(&doc.entry)
             .map_err(|_| IntakeError::new("INTERNAL", "stored entry unreadable"))?;

@@ -64,7 +64,12 @@ pub struct ErrorResponse {
 pub struct ErrorDetail {
     #[schema(pattern = "^[A-Z][A-Z_]*$")]
     code: String,
+    /// Names fields, never values.
     message: String,
+    /// What the refusal is about, by field name (ids, statuses).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    #[schema(value_type = Object)]
+    details: std::collections::BTreeMap<&'static str, serde_json::Value>,
 }
 
 /// The recorded per-document outcomes of a batch.
@@ -215,6 +220,17 @@ fn refuse(status: StatusCode, e: &IntakeError) -> Response {
         error: ErrorDetail {
             code: e.code.to_owned(),
             message: e.message.clone(),
+            details: e
+                .details
+                .iter()
+                .map(|(field, detail)| {
+                    let value = match detail {
+                        domain::Detail::One(v) => serde_json::Value::from(v.clone()),
+                        domain::Detail::Many(vs) => serde_json::Value::from(vs.clone()),
+                    };
+                    (*field, value)
+                })
+                .collect(),
         },
     };
     (status, Json(body)).into_response()

@@ -672,6 +672,54 @@ async fn ending_a_case_closes_its_open_requests(backend: Backend) {
 }
 both!(ending_a_case_closes_its_open_requests);
 
+/// A refusal's message names fields, never values; the ids and statuses it
+/// is about are in `extensions`, under the field's name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_name_fields_and_carry_values_in_extensions() {
+    let w = api_world(Backend::Sqlite).await;
+    let s = seed(&w, "alpha", "123456789").await;
+    let cw = w.token("alpha", "cw-1", &[Role::Caseworker], None, false);
+    let review = "mutation($c: ID!, $r: ID!, $k: String!) { reviewEvidence(caseId: $c, requestId: $r, status: ACCEPTED, idempotencyKey: $k) { version } }";
+    let missing = "0193a0c0-0000-7000-8000-00000000beef";
+    let r = w
+        .gql(
+            Some(&cw),
+            review,
+            json!({"c": s.case_id, "r": missing, "k": "r1"}),
+        )
+        .await;
+    assert_eq!(error_code(&r), Some("REQUEST_NOT_FOUND"), "{r}");
+    assert_eq!(r["errors"][0]["extensions"]["requestId"], missing);
+    assert_eq!(
+        r["errors"][0]["message"],
+        "the evidence request named in requestId is not on the case"
+    );
+    let ask = "mutation($c: ID!) { requestEvidence(caseId: $c, idempotencyKey: \"e1\", input: { description: \"Audiology exam results\", neededFromClaimant: true, dueDate: \"2027-01-15\" }) { claim { evidenceRequests { id } } } }";
+    let asked = w.gql(Some(&cw), ask, json!({"c": s.case_id})).await;
+    let request = asked["data"]["requestEvidence"]["claim"]["evidenceRequests"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{asked}"))
+        .to_owned();
+    let r = w
+        .gql(
+            Some(&cw),
+            review,
+            json!({"c": s.case_id, "r": request, "k": "r2"}),
+        )
+        .await;
+    assert_eq!(error_code(&r), Some("INVALID_EVIDENCE_TRANSITION"), "{r}");
+    let ext = &r["errors"][0]["extensions"];
+    assert_eq!(
+        (ext["from"].as_str(), ext["to"].as_str()),
+        (Some("NEEDED_FROM_YOU"), Some("ACCEPTED"))
+    );
+    let message = r["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        !message.contains("Needed") && !message.contains("ACCEPTED"),
+        "{message}"
+    );
+}
+
 /// Bad input never crashes and always gets a code.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authentication_and_limits_are_enforced() {

@@ -87,6 +87,11 @@ async fn a_channel_registered_by_configuration_files_claims(backend: Backend) {
         (403, Some("KIND_NOT_ALLOWED")),
         "{r}"
     );
+    // Messages name fields, never the values sent.
+    assert_eq!(
+        r["error"]["message"],
+        "this channel does not accept this kind of submission (kind)"
+    );
     let stranger = w.token("alpha", "someone-else", &[Role::Integrator], None, false);
     let (status, r) = w
         .post(
@@ -117,6 +122,7 @@ async fn a_channel_registered_by_configuration_files_claims(backend: Backend) {
         )
         .await;
     assert_eq!(r["error"]["code"], "UNKNOWN_CHANNEL");
+    assert!(!r.to_string().contains("OTHER_API"), "{r}");
     // Contract violations are coded and name the field, never the values.
     let (status, r) = w.post("/intake/submissions", &partner, "{not json").await;
     assert_eq!(
@@ -613,6 +619,36 @@ async fn call_center_lookup_contact_and_withdrawal(backend: Backend) {
     assert_eq!(
         (status, r["error"]["code"].as_str()),
         (403, Some("CHANNEL_NOT_ALLOWED"))
+    );
+    assert_eq!(
+        r["error"]["message"],
+        "this channel takes submissions from staff only"
+    );
+    // Nor may staff use the citizens' portal channel: said the right way round.
+    let (status, r) = w
+        .post(
+            "/intake/submissions",
+            &agent,
+            submission(
+                "WEB",
+                "w-9",
+                "NEW_CLAIM",
+                json!({"benefitType": "PENSION", "contentions": ["x"]}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (
+            status,
+            r["error"]["code"].as_str(),
+            r["error"]["message"].as_str()
+        ),
+        (
+            403,
+            Some("CHANNEL_NOT_ALLOWED"),
+            Some("this channel takes submissions from citizens only")
+        ),
+        "{r}"
     );
 }
 both!(call_center_lookup_contact_and_withdrawal);
