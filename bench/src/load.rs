@@ -420,12 +420,16 @@ impl Http {
         for (case, claimant) in cases.iter().take(64) {
             let token = services::cli::dev_token(
                 &app,
-                tenant,
-                &format!("citizen-{claimant}"),
-                vec![graphql::auth::Role::Citizen],
-                Some(ClaimantId::from_uuid(*claimant)),
-                false,
-                chrono::Duration::hours(2),
+                &graphql::auth::DevToken {
+                    tenant: tenant.clone(),
+                    subject: domain::ActorId::parse(&format!("citizen-{claimant}"))
+                        .map_err(|e| BenchError::Setup(e.to_string()))?,
+                    roles: vec![graphql::auth::Role::Citizen],
+                    sensitive: false,
+                    claimant: Some(ClaimantId::from_uuid(*claimant)),
+                    office: None,
+                    ttl: chrono::Duration::hours(2),
+                },
             )
             .map_err(|e| BenchError::Setup(e.to_string()))?;
             targets.push((*case, token));

@@ -505,12 +505,16 @@ async fn run_faults(args: &Args) -> Result<bool, BenchError> {
     }
     let token = services::cli::dev_token(
         &app,
-        &tenant,
-        "caseworker-faults",
-        vec![graphql::auth::Role::Caseworker],
-        None,
-        false,
-        chrono::Duration::hours(2),
+        &graphql::auth::DevToken {
+            tenant: tenant.clone(),
+            subject: domain::ActorId::parse("caseworker-faults")
+                .map_err(|e| BenchError::Setup(e.to_string()))?,
+            roles: vec![graphql::auth::Role::Caseworker],
+            sensitive: false,
+            claimant: None,
+            office: None,
+            ttl: chrono::Duration::hours(2),
+        },
     )
     .map_err(|e| BenchError::Setup(e.to_string()))?;
     let bin = extra::omnicase_bin()?;

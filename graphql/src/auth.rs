@@ -434,6 +434,11 @@ pub fn mint_hs256(
         None if roles.contains(&Role::Citizen) => return Err(AuthError::MissingClaim("claimant")),
         _ => {}
     }
+    if let Some(office) = &token.office {
+        if parse_office(office).as_deref() != Some(office.as_str()) {
+            return Err(AuthError::InvalidClaim("office"));
+        }
+    }
     if token.ttl <= chrono::Duration::zero() {
         return Err(AuthError::InvalidClaim("exp"));
     }
@@ -625,6 +630,17 @@ fn b64url_decode(input: &str) -> Option<Vec<u8>> {
     (acc == 0).then_some(out)
 }
 
+/// An office code: trimmed, 1 to 64 bytes, no control or hidden
+/// formatting characters.
+fn parse_office(raw: &str) -> Option<String> {
+    let o = raw.trim();
+    let bad = o.is_empty()
+        || o.len() > 64
+        || o.chars()
+            .any(|c| c.is_control() || domain::text::is_hidden_format(c));
+    (!bad).then(|| o.to_owned())
+}
+
 fn principal_from_claims(claims: &Map<String, Value>) -> Result<Principal, AuthError> {
     let subject =
         ActorId::parse(required_str(claims, "sub")?).map_err(|_| AuthError::InvalidClaim("sub"))?;
@@ -670,14 +686,7 @@ fn principal_from_claims(claims: &Map<String, Value>) -> Result<Principal, AuthE
     }
 
     let office = optional_str(claims, "office")?
-        .map(|o| {
-            let o = o.trim();
-            if o.is_empty() || o.len() > 64 || o.chars().any(char::is_control) {
-                Err(AuthError::InvalidClaim("office"))
-            } else {
-                Ok(o.to_owned())
-            }
-        })
+        .map(|o| parse_office(o).ok_or(AuthError::InvalidClaim("office")))
         .transpose()?;
 
     let expires_at = numeric_date(claims, "exp")?.ok_or(AuthError::MissingClaim("exp"))?;

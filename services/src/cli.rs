@@ -111,6 +111,10 @@ enum Command {
         /// Grant the SENSITIVE permission.
         #[arg(long)]
         sensitive: bool,
+        /// For staff: the office they work in (the `office` claim); staff
+        /// never handle a restricted colleague of their own office.
+        #[arg(long)]
+        office: Option<String>,
         #[arg(long, default_value_t = 8)]
         ttl_hours: i64,
     },
@@ -229,6 +233,7 @@ impl Cli {
                 subject,
                 claimant,
                 sensitive,
+                office,
                 ttl_hours,
             } => {
                 let roles = roles
@@ -250,12 +255,15 @@ impl Cli {
                 });
                 let token = dev_token(
                     &app,
-                    &tenant,
-                    &subject,
-                    roles,
-                    claimant,
-                    sensitive,
-                    chrono::Duration::hours(ttl_hours),
+                    &DevToken {
+                        tenant,
+                        subject: ActorId::parse(&subject)?,
+                        roles,
+                        sensitive,
+                        claimant,
+                        office,
+                        ttl: chrono::Duration::hours(ttl_hours),
+                    },
                 )?;
                 println!("{token}");
             }
@@ -277,35 +285,18 @@ async fn resolve_claimant(app: &App, tenant: &TenantId, raw: &str) -> Result<Cla
 
 /// Mints a development token from the configured HS256 secret (what
 /// `omnicase token` prints).
-pub fn dev_token(
-    app: &App,
-    tenant: &TenantId,
-    subject: &str,
-    roles: Vec<Role>,
-    claimant: Option<ClaimantId>,
-    sensitive: bool,
-    ttl: chrono::Duration,
-) -> Result<String, CliError> {
+pub fn dev_token(app: &App, token: &DevToken) -> Result<String, CliError> {
     let secret = app
         .settings
         .auth
         .hs256_secret
         .as_deref()
         .ok_or_else(|| CliError::Usage("`omnicase token` needs auth.hs256_secret".into()))?;
-    let token = DevToken {
-        tenant: tenant.clone(),
-        subject: ActorId::parse(subject)?,
-        roles,
-        sensitive,
-        claimant,
-        office: None,
-        ttl,
-    };
     Ok(mint_hs256(
         secret.as_bytes(),
         &app.settings.auth.issuer,
         &app.settings.auth.audience,
-        &token,
+        token,
         Utc::now(),
     )?)
 }
@@ -481,14 +472,20 @@ async fn banner(app: &App, env: &Envelope, addr: std::net::SocketAddr, took: std
         Err(_) => None,
     };
     let mint = |subject: &str, roles: Vec<Role>, claimant| {
+        let Ok(subject) = ActorId::parse(subject) else {
+            return String::new();
+        };
         dev_token(
             app,
-            &env.tenant,
-            subject,
-            roles,
-            claimant,
-            false,
-            chrono::Duration::hours(8),
+            &DevToken {
+                tenant: env.tenant.clone(),
+                subject,
+                roles,
+                sensitive: false,
+                claimant,
+                office: None,
+                ttl: chrono::Duration::hours(8),
+            },
         )
         .unwrap_or_default()
     };

@@ -884,12 +884,15 @@ async fn dev_tokens_are_accepted() {
     let claimant = domain::ClaimantId::from_uuid(s.claimant.parse().unwrap());
     let token = services::cli::dev_token(
         &w.app,
-        &tenant("alpha"),
-        "alex",
-        vec![Role::Citizen],
-        Some(claimant),
-        false,
-        chrono::Duration::hours(1),
+        &graphql::auth::DevToken {
+            tenant: tenant("alpha"),
+            subject: domain::ActorId::parse("alex").unwrap(),
+            roles: vec![Role::Citizen],
+            sensitive: false,
+            claimant: Some(claimant),
+            office: None,
+            ttl: chrono::Duration::hours(1),
+        },
     )
     .unwrap();
     let r = w.gql(Some(&token), CLAIM, json!({"id": s.case_id})).await;
