@@ -19,6 +19,11 @@ KAFKA_TEST_BROKERS=$(scripts/ensure-kafka.sh)
 export KAFKA_TEST_BROKERS
 echo "tests use a Kafka-protocol broker at ${KAFKA_TEST_BROKERS}"
 
+# Debian's Chromium for the browser test (installed the first time).
+CHROMIUM=$(scripts/ensure-chromium.sh)
+export CHROMIUM
+echo "tests use Chromium at ${CHROMIUM}"
+
 cleanup() {
   drop_test_databases
   scripts/ensure-kafka.sh stop

@@ -5,6 +5,7 @@
 pub mod auth;
 mod context;
 mod error;
+pub mod graphiql;
 pub mod limits;
 mod loaders;
 mod mutation;
@@ -18,12 +19,11 @@ mod ws;
 pub use context::Api;
 pub use error::ApiError;
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql::Schema;
 use async_graphql_axum::rejection::GraphQLRejection;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use auth::Principal;
-use axum::extract::{State, WebSocketUpgrade};
+use axum::extract::{Path, State, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -224,6 +224,7 @@ pub fn routes(api: Arc<Api>, exposure: Exposure) -> Router {
     };
     Router::new()
         .route("/graphql", get(graphiql_page).post(graphql))
+        .route("/graphql/assets/{name}", get(graphiql_asset))
         .route("/graphql/ws", get(subscriptions))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             MAX_BODY_BYTES,
@@ -307,13 +308,14 @@ async fn graphiql_page(State(state): State<GqlState>) -> Response {
     if !state.graphiql {
         return axum::http::StatusCode::NOT_FOUND.into_response();
     }
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .finish(),
-    )
-    .into_response()
+    Html(graphiql::PAGE).into_response()
+}
+
+async fn graphiql_asset(State(state): State<GqlState>, name: Path<String>) -> Response {
+    if !state.graphiql {
+        return axum::http::StatusCode::NOT_FOUND.into_response();
+    }
+    graphiql::asset(name)
 }
 
 /// The graphql-transport-ws endpoint ([`ws`]). The token may come in the

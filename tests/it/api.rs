@@ -941,6 +941,15 @@ async fn health_readiness_metrics_and_graphiql() {
     let (status, _, body) = get("/graphql").await;
     assert_eq!(status.as_u16(), 200);
     assert!(body.contains("graphiql"), "GraphiQL page");
+    // Its assets come from the binary (pinned, no CDN).
+    for asset in graphql::graphiql::asset_names() {
+        let path: &'static str = Box::leak(format!("/graphql/assets/{asset}").into_boxed_str());
+        let (status, _, body) = get(path).await;
+        assert_eq!(status.as_u16(), 200, "{asset}");
+        assert!(body.len() > 1000, "{asset}");
+    }
+    let (status, _, _) = get("/graphql/assets/../../etc/passwd").await;
+    assert_eq!(status.as_u16(), 404);
 }
 
 /// Web: the citizen answers an evidence request with an uploaded document

@@ -4,6 +4,7 @@
 
 mod api;
 mod attacks;
+mod browser;
 mod cli;
 mod concurrency;
 mod engine_flows;
