@@ -74,6 +74,20 @@ pub enum ClaimantCommand {
     SetRestriction(Option<Restriction>),
 }
 
+impl ClaimantCommand {
+    /// The command's name, for metrics, event metadata and fingerprints.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ClaimantCommand::Register { .. } => "RegisterClaimant",
+            ClaimantCommand::CorrectPii { .. } => "CorrectPii",
+            ClaimantCommand::SetRepresentative(_) => "SetRepresentative",
+            ClaimantCommand::SetGuardian(_) => "SetGuardian",
+            ClaimantCommand::SetFlags(_) => "SetFlags",
+            ClaimantCommand::SetRestriction(_) => "SetRestriction",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClaimantEvent {
     ClaimantRegistered {

@@ -7,9 +7,11 @@
 //! HTTP or Kafka.
 
 mod error;
+pub mod fingerprint;
 mod pipeline;
 mod tenants;
 
 pub use error::EngineError;
+pub use fingerprint::Fingerprint;
 pub use pipeline::*;
 pub use tenants::{BenefitConfig, TenantConfig, Tenants};

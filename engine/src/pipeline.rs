@@ -1,6 +1,7 @@
 //! The command pipeline.
 
 use crate::error::EngineError;
+use crate::fingerprint::{self, Fingerprint};
 use crate::tenants::{TenantConfig, Tenants};
 use chrono::{DateTime, SubsecRound, Utc};
 use domain::case::{AppealLink, NewChannelEntry, NewContention, SubmitClaim};
@@ -8,6 +9,7 @@ use domain::claimant::{ClaimantCommand, ClaimantPii};
 use domain::*;
 use quick_cache::sync::Cache;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,7 +40,7 @@ pub struct Envelope {
     /// server-generated ids into commands must set it from the request they
     /// received (otherwise a replay would look like a different command);
     /// when absent, the command itself is hashed.
-    pub fingerprint: Option<String>,
+    pub fingerprint: Option<Fingerprint>,
     /// The version the caller saw; set, a mismatch is a `VERSION_CONFLICT`
     /// and the command is never retried automatically.
     pub expected_version: Option<u64>,
@@ -381,14 +383,14 @@ impl Engine {
     async fn replay(
         &self,
         env: &Envelope,
-        fingerprint: &str,
+        fingerprint: &Fingerprint,
     ) -> Result<Option<CommandResult>, EngineError> {
         let Some(key) = &env.idempotency_key else {
             return Ok(None);
         };
         match self.log.idempotency_record(&env.tenant, key).await? {
             None => Ok(None),
-            Some(record) if record.fingerprint == fingerprint => {
+            Some(record) if fingerprint.matches(&record.fingerprint) => {
                 let mut result: CommandResult = serde_json::from_str(&record.result)?;
                 result.replayed = true;
                 Ok(Some(result))
@@ -401,7 +403,7 @@ impl Engine {
     async fn replay_after_race(
         &self,
         env: &Envelope,
-        fingerprint: &str,
+        fingerprint: &Fingerprint,
     ) -> Result<CommandResult, EngineError> {
         self.replay(env, fingerprint)
             .await?
@@ -413,7 +415,7 @@ impl Engine {
     async fn or_replay(
         &self,
         env: &Envelope,
-        fingerprint: &str,
+        fingerprint: &Fingerprint,
         refusal: EngineError,
     ) -> Result<CommandResult, EngineError> {
         match self.replay(env, fingerprint).await? {
@@ -424,7 +426,7 @@ impl Engine {
 
     fn idempotency(
         env: &Envelope,
-        fingerprint: &str,
+        fingerprint: &Fingerprint,
         result: &CommandResult,
     ) -> Result<Option<IdempotencyRecord>, EngineError> {
         env.idempotency_key
@@ -432,14 +434,15 @@ impl Engine {
             .map(|key| {
                 Ok(IdempotencyRecord {
                     key: key.clone(),
-                    fingerprint: fingerprint.to_owned(),
+                    fingerprint: fingerprint.current.clone(),
                     result: serde_json::to_string(result)?,
                 })
             })
             .transpose()
     }
 
-    fn fingerprint(env: &Envelope, what: impl FnOnce() -> String) -> String {
+    /// The transport's fingerprint of the request, or the command's own.
+    fn fingerprint(env: &Envelope, what: impl FnOnce() -> Fingerprint) -> Fingerprint {
         env.fingerprint.clone().unwrap_or_else(what)
     }
 
@@ -505,8 +508,21 @@ impl Engine {
             ),
             ..env.clone()
         };
-        let fingerprint =
-            Self::fingerprint(env, || sha256_hex(&["submit-claim", &format!("{input:?}")]));
+        let fingerprint = Self::fingerprint(env, || {
+            Fingerprint::of(
+                "submit-claim",
+                &json!({
+                    "claimantId": input.claimant.to_string(),
+                    "benefitType": input.benefit.as_str(),
+                    "contentions": input.contentions.iter().map(Text::as_str).collect::<Vec<_>>(),
+                    "channel": input.channel.code(),
+                    "externalId": input.external_id.as_str(),
+                    "receivedAt": input.received_at.to_rfc3339(),
+                    "submittedBy": fingerprint::submitter(&input.submitted_by),
+                }),
+            )
+            .or_legacy(sha256_hex(&["submit-claim", &format!("{input:?}")]))
+        });
         if let Some(result) = self.replay(env, &fingerprint).await? {
             return Ok(result);
         }
@@ -647,7 +663,13 @@ impl Engine {
             return Err(DomainError::ClaimAlreadyExists.into());
         }
         let fingerprint = Self::fingerprint(env, || {
-            sha256_hex(&[&case_id.to_string(), &format!("{command:?}")])
+            let (kind, mut fields) = fingerprint::case_command(&command);
+            fields["caseId"] = json!(case_id.to_string());
+            let current = Fingerprint::of(&kind, &fields);
+            match fingerprint::legacy_case_command(&command) {
+                Some(debug) => current.or_legacy(sha256_hex(&[&case_id.to_string(), &debug])),
+                None => current,
+            }
         });
         let id = case_id.as_uuid();
         let _queued = self.locks.lock((&env.tenant, id)).await;
@@ -843,13 +865,22 @@ impl Engine {
     ) -> Result<CommandResult, EngineError> {
         let config = self.tenant(&env.tenant)?;
         let fingerprint = Self::fingerprint(env, || {
-            sha256_hex(&[
+            Fingerprint::of(
+                "appeal",
+                &json!({
+                    "caseId": original.to_string(),
+                    "contentionId": contention.to_string(),
+                    "channel": entry.channel.code(),
+                    "externalId": entry.external_id.as_str(),
+                }),
+            )
+            .or_legacy(sha256_hex(&[
                 "appeal",
                 &original.to_string(),
                 &contention.to_string(),
                 entry.channel.code(),
                 entry.external_id.as_str(),
-            ])
+            ]))
         });
         if let Some(result) = self.replay(env, &fingerprint).await? {
             return Ok(result);
@@ -951,8 +982,10 @@ impl Engine {
         pii: ClaimantPii,
     ) -> Result<CommandResult, EngineError> {
         self.tenant(&env.tenant)?;
-        let fingerprint =
-            Self::fingerprint(env, || sha256_hex(&["register", &pii_fingerprint(&pii)]));
+        let fingerprint = Self::fingerprint(env, || {
+            Fingerprint::of("register", &fingerprint::pii(&pii))
+                .or_legacy(sha256_hex(&["register", &pii_fingerprint(&pii)]))
+        });
         if let Some(result) = self.replay(env, &fingerprint).await? {
             return Ok(result);
         }
@@ -1002,15 +1035,15 @@ impl Engine {
         command: ClaimantCommand,
     ) -> Result<CommandResult, EngineError> {
         self.tenant(&env.tenant)?;
-        let fingerprint = Self::fingerprint(env, || match &command {
-            ClaimantCommand::Register { pii, .. } | ClaimantCommand::CorrectPii { pii } => {
-                sha256_hex(&[
-                    &id.to_string(),
-                    command_name(&command),
-                    &pii_fingerprint(pii),
-                ])
-            }
-            other => sha256_hex(&[&id.to_string(), &format!("{other:?}")]),
+        let fingerprint = Self::fingerprint(env, || {
+            let (kind, mut fields) = fingerprint::claimant_command(&command);
+            fields["claimantId"] = json!(id.to_string());
+            Fingerprint::of(&kind, &fields).or_legacy(match &command {
+                ClaimantCommand::Register { pii, .. } | ClaimantCommand::CorrectPii { pii } => {
+                    sha256_hex(&[&id.to_string(), command.name(), &pii_fingerprint(pii)])
+                }
+                other => sha256_hex(&[&id.to_string(), &format!("{other:?}")]),
+            })
         });
         if let Some(result) = self.replay(env, &fingerprint).await? {
             return Ok(result);
@@ -1023,7 +1056,7 @@ impl Engine {
         }
         let ctx = Self::ctx(env);
         let events = claimant.decide(&command, &ctx)?;
-        let metadata = Self::metadata(env, command_name(&command))?;
+        let metadata = Self::metadata(env, command.name())?;
         let mut batch = AppendBatch {
             recorded_at: Some(ctx.now),
             ..Default::default()
@@ -1074,16 +1107,5 @@ impl Engine {
             Err(StoreError::IdempotencyKeyTaken) => self.replay_after_race(env, &fingerprint).await,
             Err(e) => Err(e.into()),
         }
-    }
-}
-
-fn command_name(command: &ClaimantCommand) -> &'static str {
-    match command {
-        ClaimantCommand::Register { .. } => "RegisterClaimant",
-        ClaimantCommand::CorrectPii { .. } => "CorrectPii",
-        ClaimantCommand::SetRepresentative(_) => "SetRepresentative",
-        ClaimantCommand::SetGuardian(_) => "SetGuardian",
-        ClaimantCommand::SetFlags(_) => "SetFlags",
-        ClaimantCommand::SetRestriction(_) => "SetRestriction",
     }
 }

@@ -13,6 +13,7 @@ use domain::case::{self as dc, ContactKind, NewContact, NewEvidenceRequest, Requ
 use domain::claimant::ClaimantPii;
 use domain::ClaimantCommand;
 use domain::*;
+use engine::Fingerprint;
 use engine::{CommandResult, Envelope};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -179,9 +180,36 @@ fn opt_text(field: &'static str, raw: Option<&str>) -> ApiResult<Option<Text>> {
 }
 
 /// Identifies "the same request" for the idempotency key: the mutation and
-/// its client-given arguments (server-generated ids excluded).
-fn fingerprint(mutation: &str, args: &dyn std::fmt::Debug) -> String {
-    hex::encode(Sha256::digest(format!("{mutation}:{args:?}").as_bytes()))
+/// the arguments the client sent (variables resolved), in canonical form
+/// ([`engine::fingerprint`]): not the key itself, nor `expectedVersion`.
+/// An argument added to a mutation later changes nothing for requests that
+/// do not use it. `legacy` is what the previous form hashed (the `Debug`
+/// output of the arguments), so records it wrote are still recognised.
+fn fingerprint(ctx: &Context<'_>, legacy: &dyn std::fmt::Debug) -> ApiResult<Fingerprint> {
+    let field = ctx.field();
+    let name = field.name();
+    let mut args = serde_json::Map::new();
+    for (arg, value) in field.arguments().map_err(|_| ApiError::Internal)? {
+        if arg.as_str() == "idempotencyKey" || arg.as_str() == "expectedVersion" {
+            continue;
+        }
+        let value = value.into_json().map_err(|_| ApiError::Internal)?;
+        args.insert(arg.to_string(), value);
+    }
+    Ok(
+        Fingerprint::of(&format!("graphql:{name}"), &serde_json::Value::Object(args)).or_legacy(
+            hex::encode(Sha256::digest(format!("{name}:{legacy:?}").as_bytes())),
+        ),
+    )
+}
+
+/// Debug text written as is (a legacy fingerprint's argument part).
+struct AsIs(String);
+
+impl std::fmt::Debug for AsIs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// Server-side ids for things a command creates, derived from the
@@ -219,7 +247,6 @@ impl<'a> Run<'a> {
     #[allow(clippy::too_many_arguments)]
     async fn on_case(
         &self,
-        name: &str,
         case_id: &ID,
         key: &str,
         roles: &[Role],
@@ -232,7 +259,7 @@ impl<'a> Run<'a> {
         let file = api.actionable_case(self.p, id).await?;
         require(self.p, roles)?;
         let mut env = envelope(self.p, channel_of(self.p, None)?, key)?;
-        env.fingerprint = Some(fingerprint(name, &(case_id, args)));
+        env.fingerprint = Some(fingerprint(self.ctx, &(case_id, args))?);
         if let Some(v) = expected_version {
             env = env.expected_version(
                 u64::try_from(v)
@@ -357,7 +384,7 @@ impl MutationRoot {
                 &crate::context::Api::caller(p),
                 &submission,
                 Some(claimant),
-                Some(fingerprint("submitClaim", &input)),
+                Some(fingerprint(ctx, &input)?),
             )
             .await
             .map_err(intake_error)?;
@@ -389,7 +416,7 @@ impl MutationRoot {
         let p = principal(ctx)?;
         require(p, &[Role::Agent, Role::Caseworker, Role::Supervisor])?;
         let mut env = envelope(p, channel_of(p, None)?, &idempotency_key)?;
-        env.fingerprint = Some(fingerprint("registerClaimant", &input));
+        env.fingerprint = Some(fingerprint(ctx, &input)?);
         let pii = pii_of(&input)?;
         let r = api(ctx)?
             .engine
@@ -476,7 +503,6 @@ impl MutationRoot {
         let channel = channel_of(run.p, None)?;
         Ok(run
             .on_case(
-                "attachDocument",
                 &case_id,
                 &idempotency_key,
                 OWNER_OR_STAFF,
@@ -516,7 +542,6 @@ impl MutationRoot {
         let run = Run::new(ctx)?;
         Ok(run
             .on_case(
-                "linkDocument",
                 &case_id,
                 &idempotency_key,
                 STAFF,
@@ -543,7 +568,6 @@ impl MutationRoot {
         let run = Run::new(ctx)?;
         Ok(run
             .on_case(
-                "requestEvidence",
                 &case_id,
                 &idempotency_key,
                 CASEWORK,
@@ -577,7 +601,6 @@ impl MutationRoot {
         let run = Run::new(ctx)?;
         Ok(run
             .on_case(
-                "submitWaiver5103",
                 &case_id,
                 &idempotency_key,
                 OWNER_OR_STAFF,
@@ -609,12 +632,16 @@ impl MutationRoot {
         let run = Run::new(ctx)?;
         Ok(run
             .on_case(
-                "reviewEvidence",
                 &case_id,
                 &idempotency_key,
                 CASEWORK,
                 None,
-                &(&request_id, status, &reason),
+                // The previous form knew no reason: with one, it is
+                // another request than anything that form recorded.
+                &AsIs(match &reason {
+                    None => format!("{:?}", (&request_id, status)),
+                    Some(r) => format!("{:?}", (&request_id, status, r)),
+                }),
                 |_, _| {
                     Ok(CaseCommand::ReviewEvidence {
                         request: RequestId::from_uuid(parse_id(&request_id)?),
@@ -639,7 +666,6 @@ impl MutationRoot {
         let run = Run::new(ctx)?;
         Ok(run
             .on_case(
-                "changePhase",
                 &case_id,
                 &idempotency_key,
                 CASEWORK,
@@ -677,7 +703,6 @@ impl MutationRoot {
         };
         Ok(run
             .on_case(
-                "assignCase",
                 &case_id,
                 &idempotency_key,
                 &[Role::Caseworker, Role::Approver, Role::Supervisor],
@@ -701,15 +726,9 @@ impl MutationRoot {
     ) -> async_graphql::Result<ClaimPayload> {
         let run = Run::new(ctx)?;
         Ok(run
-            .on_case(
-                "unassignCase",
-                &case_id,
-                &idempotency_key,
-                CASEWORK,
-                None,
-                &(),
-                |_, _| Ok(CaseCommand::Unassign),
-            )
+            .on_case(&case_id, &idempotency_key, CASEWORK, None, &(), |_, _| {
+                Ok(CaseCommand::Unassign)
+            })
             .await?)
     }
 
@@ -722,19 +741,11 @@ impl MutationRoot {
     ) -> async_graphql::Result<ClaimPayload> {
         let run = Run::new(ctx)?;
         Ok(run
-            .on_case(
-                "routeToTeam",
-                &case_id,
-                &idempotency_key,
-                CASEWORK,
-                None,
-                &team,
-                |_, _| {
-                    Ok(CaseCommand::RouteToTeam {
-                        team: TeamCode::parse(&team)?,
-                    })
-                },
-            )
+            .on_case(&case_id, &idempotency_key, CASEWORK, None, &team, |_, _| {
+                Ok(CaseCommand::RouteToTeam {
+                    team: TeamCode::parse(&team)?,
+                })
+            })
             .await?)
     }
 
@@ -749,29 +760,21 @@ impl MutationRoot {
         let run = Run::new(ctx)?;
         let channel = channel_of(run.p, input.channel.as_deref())?;
         Ok(run
-            .on_case(
-                "recordContact",
-                &case_id,
-                &idempotency_key,
-                STAFF,
-                None,
-                &input,
-                |env, _| {
-                    Ok(CaseCommand::RecordContact(NewContact {
-                        id: ContactId::from_uuid(derived_id(env, "contact")),
-                        kind: match input.kind {
-                            ContactKindInput::Inbound => ContactKind::Inbound,
-                            ContactKindInput::Outbound => ContactKind::Outbound,
-                            ContactKindInput::Note => ContactKind::Note,
-                        },
-                        channel,
-                        reason: opt_text("reason", input.reason.as_deref())?,
-                        summary: text("summary", &input.summary)?,
-                        follow_up: opt_text("followUp", input.follow_up.as_deref())?,
-                        occurred_at: input.occurred_at.unwrap_or_else(Utc::now),
-                    }))
-                },
-            )
+            .on_case(&case_id, &idempotency_key, STAFF, None, &input, |env, _| {
+                Ok(CaseCommand::RecordContact(NewContact {
+                    id: ContactId::from_uuid(derived_id(env, "contact")),
+                    kind: match input.kind {
+                        ContactKindInput::Inbound => ContactKind::Inbound,
+                        ContactKindInput::Outbound => ContactKind::Outbound,
+                        ContactKindInput::Note => ContactKind::Note,
+                    },
+                    channel,
+                    reason: opt_text("reason", input.reason.as_deref())?,
+                    summary: text("summary", &input.summary)?,
+                    follow_up: opt_text("followUp", input.follow_up.as_deref())?,
+                    occurred_at: input.occurred_at.unwrap_or_else(Utc::now),
+                }))
+            })
             .await?)
     }
 
@@ -790,12 +793,14 @@ impl MutationRoot {
         let run = Run::new(ctx)?;
         Ok(run
             .on_case(
-                "proposeDecision",
                 &case_id,
                 &idempotency_key,
                 &[Role::Caseworker],
                 None,
-                &(&adjudications, &close_requests),
+                &AsIs(match close_requests.is_empty() {
+                    true => format!("{adjudications:?}"),
+                    false => format!("{:?}", (&adjudications, &close_requests)),
+                }),
                 |_, _| {
                     Ok(CaseCommand::ProposeDecision {
                         close_requests: close_requests
@@ -836,7 +841,6 @@ impl MutationRoot {
         let run = Run::new(ctx)?;
         Ok(run
             .on_case(
-                "approveDecision",
                 &case_id,
                 &idempotency_key,
                 &[Role::Approver],
@@ -858,7 +862,6 @@ impl MutationRoot {
         let run = Run::new(ctx)?;
         Ok(run
             .on_case(
-                "returnDecision",
                 &case_id,
                 &idempotency_key,
                 &[Role::Approver, Role::Caseworker],
@@ -884,7 +887,6 @@ impl MutationRoot {
         let run = Run::new(ctx)?;
         Ok(run
             .on_case(
-                "mailDecisionLetter",
                 &case_id,
                 &idempotency_key,
                 &[Role::Caseworker, Role::Approver],
@@ -910,7 +912,6 @@ impl MutationRoot {
         let run = Run::new(ctx)?;
         Ok(run
             .on_case(
-                "withdrawClaim",
                 &case_id,
                 &idempotency_key,
                 OWNER_OR_STAFF,
@@ -938,7 +939,6 @@ impl MutationRoot {
         let kept = api(ctx)?.actionable_case(run.p, survivor).await?;
         Ok(run
             .on_case(
-                "mergeCase",
                 &case_id,
                 &idempotency_key,
                 CASEWORK,
@@ -974,7 +974,6 @@ impl MutationRoot {
         let run = Run::new(ctx)?;
         Ok(run
             .on_case(
-                "markRequestOverdue",
                 &case_id,
                 &idempotency_key,
                 &[Role::Supervisor],
@@ -1005,7 +1004,7 @@ impl MutationRoot {
         require(p, OWNER_OR_STAFF)?;
         let channel = channel_of(p, None)?;
         let mut env = envelope(p, channel.clone(), &idempotency_key)?;
-        env.fingerprint = Some(fingerprint("fileAppeal", &(&case_id, &contention_id)));
+        env.fingerprint = Some(fingerprint(ctx, &(&case_id, &contention_id))?);
         let entry = dc::NewChannelEntry {
             id: EntryId::from_uuid(derived_id(&env, "entry")),
             channel,
@@ -1271,7 +1270,7 @@ async fn claimant_command(
     }
     require(p, roles)?;
     let mut env = envelope(p, channel_of(p, None)?, key)?;
-    env.fingerprint = Some(fingerprint(name, &(claimant_id, args)));
+    env.fingerprint = Some(fingerprint(ctx, &(claimant_id, args))?);
     let r = api
         .engine
         .execute_claimant(&env, ClaimantId::from_uuid(id), command)

@@ -90,6 +90,44 @@ pub struct Submission {
     pub documents: Vec<DocumentRef>,
 }
 
+impl Submission {
+    /// The submission in canonical form, under the contract's field names
+    /// (`schemas/channel-submission.v1.json`): what identifies it for its
+    /// idempotency key (`engine::fingerprint`).
+    pub fn canonical(&self) -> serde_json::Value {
+        let text = |t: &Option<Text>| t.as_ref().map(|t| t.as_str().to_owned());
+        serde_json::json!({
+            "channel": self.channel.code(),
+            "externalId": self.external_id.as_str(),
+            "receivedAt": self.received_at.to_rfc3339(),
+            "submittedBy": engine::fingerprint::submitter(&self.submitted_by),
+            "claimant": {
+                "fileNumber": self.claimant.file_number.as_ref().map(|f| f.as_str().to_owned()),
+                "givenName": text(&self.claimant.given_name),
+                "familyName": text(&self.claimant.family_name),
+                "birthDate": self.claimant.birth_date.map(|d| d.to_string()),
+                "postcode": text(&self.claimant.postcode),
+                "addressLines": self.claimant.address_lines.iter().map(Text::as_str).collect::<Vec<_>>(),
+            },
+            "kind": self.kind.code(),
+            "benefitType": self.benefit.as_ref().map(|b| b.as_str().to_owned()),
+            "caseId": self.case_id.map(|c| c.to_string()),
+            "contentions": self.contentions.iter().map(Text::as_str).collect::<Vec<_>>(),
+            "contentionId": self.contention_id.map(|c| c.to_string()),
+            "requestId": self.request_id.map(|r| r.to_string()),
+            "reason": text(&self.reason),
+            "summary": text(&self.summary),
+            "documents": self.documents.iter().map(|d| serde_json::json!({
+                "documentId": d.document_id,
+                "documentType": d.document_type.as_str(),
+                "pageCount": d.pages,
+                "checksum": d.checksum.as_str(),
+                "storageRef": d.storage_ref.as_str(),
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawSubmitter {

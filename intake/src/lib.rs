@@ -15,7 +15,7 @@ pub use contract::{Contract, Kind, Submission};
 
 use domain::case::{AttachDocument, ContactKind, NewChannelEntry, NewContact};
 use domain::*;
-use engine::{ClaimSubmission, CommandResult, Engine, EngineError, Envelope, Outcome};
+use engine::{ClaimSubmission, CommandResult, Engine, EngineError, Envelope, Fingerprint, Outcome};
 use projections::ReadDb;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -441,7 +441,7 @@ impl Intake {
 
     /// Channel + external id is the idempotency key. A citizen's keys are
     /// scoped to them: two people can never replay into each other's result.
-    fn envelope(caller: &Caller, s: &Submission, fingerprint: Option<String>) -> Envelope {
+    fn envelope(caller: &Caller, s: &Submission, fingerprint: Option<Fingerprint>) -> Envelope {
         let key = match &caller.kind {
             CallerKind::Citizen(c) => format!("{}:{c}:{}", s.channel, s.external_id),
             _ => format!("{}:{}", s.channel, s.external_id),
@@ -449,9 +449,10 @@ impl Intake {
         let mut env = Envelope::new(caller.tenant.clone(), caller.actor.clone())
             .channel(s.channel.clone())
             .idempotency_key(key);
-        env.fingerprint = Some(
-            fingerprint.unwrap_or_else(|| hex::encode(Sha256::digest(format!("{s:?}").as_bytes()))),
-        );
+        env.fingerprint = Some(fingerprint.unwrap_or_else(|| {
+            Fingerprint::of("intake:submission", &s.canonical())
+                .or_legacy(hex::encode(Sha256::digest(format!("{s:?}").as_bytes())))
+        }));
         env
     }
 
@@ -528,7 +529,7 @@ impl Intake {
         caller: &Caller,
         s: &Submission,
         resolved: Option<ClaimantId>,
-        fingerprint: Option<String>,
+        fingerprint: Option<Fingerprint>,
     ) -> Result<Filed, IntakeError> {
         let who = resolved.map_or(Who::Match, Who::Resolved);
         self.filing(caller, s, who, fingerprint).await
@@ -553,7 +554,7 @@ impl Intake {
         caller: &Caller,
         s: &Submission,
         who: Who<'_>,
-        fingerprint: Option<String>,
+        fingerprint: Option<Fingerprint>,
     ) -> Result<Filed, IntakeError> {
         let resolved = match &who {
             Who::Resolved(c) => Some(*c),
@@ -562,8 +563,18 @@ impl Intake {
         self.authorize(caller, s)?;
         // An agent's choice of claimant is part of what is filed.
         let fingerprint = match (fingerprint, resolved) {
-            (Some(f), Some(c)) => Some(format!("{f}:{c}")),
-            (None, Some(c)) => Some(hex::encode(Sha256::digest(format!("{s:?}:{c}").as_bytes()))),
+            (Some(f), Some(c)) => Some(Fingerprint {
+                current: format!("{}:{c}", f.current),
+                legacy: f.legacy.map(|l| format!("{l}:{c}")),
+            }),
+            (None, Some(c)) => {
+                let mut canonical = s.canonical();
+                canonical["resolvedClaimantId"] = serde_json::json!(c.to_string());
+                Some(
+                    Fingerprint::of("intake:submission", &canonical)
+                        .or_legacy(hex::encode(Sha256::digest(format!("{s:?}:{c}").as_bytes()))),
+                )
+            }
             (f, None) => f,
         };
         let env = Self::envelope(caller, s, fingerprint);
@@ -745,7 +756,14 @@ impl Intake {
             // their claimant id), so documents of two senders never meet.
             let scope = env.idempotency_key.clone().unwrap_or_default();
             doc_env.idempotency_key = Some(format!("{scope}:doc:{}", d.document_id));
-            doc_env.fingerprint = Some(format!("{}:{}", d.document_id, d.checksum.as_str()));
+            let legacy = format!("{}:{}", d.document_id, d.checksum.as_str());
+            doc_env.fingerprint = Some(
+                Fingerprint::of(
+                    "intake:document",
+                    &serde_json::json!({"documentId": d.document_id, "checksum": d.checksum.as_str()}),
+                )
+                .or_legacy(legacy),
+            );
             let id = derived(&[env.tenant.as_str(), &scope, &d.document_id]);
             let command = CaseCommand::AttachDocument(AttachDocument {
                 id: DocumentId::from_uuid(id),

@@ -672,6 +672,111 @@ async fn ending_a_case_closes_its_open_requests(backend: Backend) {
 }
 both!(ending_a_case_closes_its_open_requests);
 
+/// Idempotency across an upgrade: a record the previous build wrote (its
+/// fingerprint a hash of the arguments' `Debug` text) is still recognised
+/// as the same request; the new, canonical fingerprint does not change
+/// when an optional argument is spelled out as null; a different request
+/// under the key is still refused.
+async fn replays_survive_the_fingerprint_upgrade(backend: Backend) {
+    use sha2::Digest;
+    let w = api_world(backend).await;
+    let s = seed(&w, "alpha", "123456789").await;
+    let cw = w.token("alpha", "cw-1", &[Role::Caseworker], None, false);
+    let ask = "mutation($c: ID!) { requestEvidence(caseId: $c, idempotencyKey: \"e1\", input: { description: \"Audiology exam results\", neededFromClaimant: true, dueDate: \"2027-01-15\" }) { claim { evidenceRequests { id } } } }";
+    let asked = w.gql(Some(&cw), ask, json!({"c": s.case_id})).await;
+    let request = asked["data"]["requestEvidence"]["claim"]["evidenceRequests"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{asked}"))
+        .to_owned();
+    let review = "mutation($c: ID!, $r: ID!, $why: String) { reviewEvidence(caseId: $c, requestId: $r, status: NO_LONGER_REQUIRED, reason: $why, idempotencyKey: \"old-1\") { version replayed } }";
+    let first = w
+        .gql(Some(&cw), review, json!({"c": s.case_id, "r": request}))
+        .await;
+    assert_eq!(
+        first["data"]["reviewEvidence"]["replayed"], false,
+        "{first}"
+    );
+    // The previous build stored this for the same request.
+    let legacy = hex::encode(sha2::Sha256::digest(
+        format!(
+            "reviewEvidence:(ID({:?}), (ID({request:?}), NoLongerRequired))",
+            s.case_id
+        )
+        .as_bytes(),
+    ));
+    let rewritten = match backend {
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&w.t.url).await.unwrap();
+            sqlx::query("UPDATE idempotency SET fingerprint = ?1 WHERE key = 'cw-1:old-1'")
+                .bind(&legacy)
+                .execute(&pool)
+                .await
+                .unwrap()
+                .rows_affected()
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&w.t.url).await.unwrap();
+            sqlx::query("UPDATE idempotency SET fingerprint = $1 WHERE key = 'cw-1:old-1'")
+                .bind(&legacy)
+                .execute(&pool)
+                .await
+                .unwrap()
+                .rows_affected()
+        }
+    };
+    assert_eq!(rewritten, 1);
+    // The retry after the upgrade: the same request, replayed (the reason
+    // given as an explicit null changes nothing).
+    let again = w
+        .gql(
+            Some(&cw),
+            review,
+            json!({"c": s.case_id, "r": request, "why": null}),
+        )
+        .await;
+    assert_eq!(again["data"]["reviewEvidence"]["replayed"], true, "{again}");
+    assert_eq!(
+        again["data"]["reviewEvidence"]["version"],
+        first["data"]["reviewEvidence"]["version"]
+    );
+    // A different request under that key is not a replay.
+    let other = w
+        .gql(
+            Some(&cw),
+            review,
+            json!({"c": s.case_id, "r": request, "why": "Not needed"}),
+        )
+        .await;
+    assert_eq!(
+        error_code(&other),
+        Some("IDEMPOTENCY_KEY_REUSED"),
+        "{other}"
+    );
+    // New records: explicit null and absent are one request.
+    let fresh = "mutation($c: ID!, $r: ID!, $why: String) { reviewEvidence(caseId: $c, requestId: $r, status: NEEDED_FROM_OTHERS, reason: $why, idempotencyKey: \"new-1\") { replayed } }";
+    let ask2 = "mutation($c: ID!) { requestEvidence(caseId: $c, idempotencyKey: \"e2\", input: { description: \"Service records\", neededFromClaimant: true, dueDate: \"2027-01-15\" }) { claim { evidenceRequests { id description } } } }";
+    let asked = w.gql(Some(&cw), ask2, json!({"c": s.case_id})).await;
+    let second = asked["data"]["requestEvidence"]["claim"]["evidenceRequests"]
+        .as_array()
+        .and_then(|rs| rs.iter().find(|r| r["description"] == "Service records"))
+        .and_then(|r| r["id"].as_str())
+        .unwrap_or_else(|| panic!("{asked}"))
+        .to_owned();
+    let a = w
+        .gql(Some(&cw), fresh, json!({"c": s.case_id, "r": second}))
+        .await;
+    assert_eq!(a["data"]["reviewEvidence"]["replayed"], false, "{a}");
+    let b = w
+        .gql(
+            Some(&cw),
+            fresh,
+            json!({"c": s.case_id, "r": second, "why": null}),
+        )
+        .await;
+    assert_eq!(b["data"]["reviewEvidence"]["replayed"], true, "{b}");
+}
+both!(replays_survive_the_fingerprint_upgrade);
+
 /// A refusal's message names fields, never values; the ids and statuses it
 /// is about are in `extensions`, under the field's name.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
