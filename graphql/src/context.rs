@@ -161,7 +161,7 @@ impl Api {
         if !self.may_see_claimant(p, view.claimant_id).await? {
             self.audit(p, action, "CASE", &case_id.to_string(), "", "DENIED")
                 .await?;
-            return Err(ApiError::NotFound);
+            return Err(self.refusal(p, view.claimant_id).await?);
         }
         Ok(view)
     }
@@ -191,6 +191,24 @@ impl Api {
         Ok(p.sensitive && !colleague)
     }
 
+    /// How a refused read or command on a claimant's record is answered:
+    /// staff learn that the record exists and is restricted
+    /// (`RESTRICTED_RECORD`, no data); anyone else gets `NOT_FOUND`,
+    /// shaped like a missing id.
+    pub(crate) async fn refusal(&self, p: &Principal, claimant: Uuid) -> ApiResult<ApiError> {
+        if !p.is_staff() {
+            return Ok(ApiError::NotFound);
+        }
+        let (state, _) = self
+            .engine
+            .load_claimant(&p.tenant, domain::ClaimantId::from_uuid(claimant))
+            .await?;
+        Ok(match state.record() {
+            Some(record) if record.restriction.is_some() => ApiError::Restricted,
+            _ => ApiError::NotFound,
+        })
+    }
+
     /// Write-side check before a command on a case: the case exists for
     /// this tenant and the principal may act on it. Read from the log, so a
     /// case created a moment ago is found even before it is projected.
@@ -209,7 +227,7 @@ impl Api {
         if !self.may_see_claimant(p, file.claimant.as_uuid()).await? {
             self.audit(p, "COMMAND", "CASE", &case_id.to_string(), "", "DENIED")
                 .await?;
-            return Err(ApiError::NotFound);
+            return Err(self.refusal(p, file.claimant.as_uuid()).await?);
         }
         Ok(file.clone())
     }

@@ -13,6 +13,10 @@ pub enum ApiError {
     /// Missing, another person's, another tenant's or restricted: one shape.
     NotFound,
     BadInput(String),
+    /// Staff asking for a record they may not handle (restricted, or a
+    /// colleague's): that it is restricted, and nothing else, so the
+    /// caller can be offered a transfer. Citizens get `NotFound` instead.
+    Restricted,
     /// A coded refusal from the domain or the pipeline.
     Refused {
         code: &'static str,
@@ -41,6 +45,7 @@ impl ApiError {
             ApiError::Forbidden => "FORBIDDEN",
             ApiError::NotFound => "NOT_FOUND",
             ApiError::BadInput(_) => "BAD_USER_INPUT",
+            ApiError::Restricted => "RESTRICTED_RECORD",
             ApiError::Refused { code, .. } | ApiError::RefusedNaming { code, .. } => code,
             ApiError::Unavailable => "SERVICE_UNAVAILABLE",
             ApiError::RateLimited { .. } => "RATE_LIMITED",
@@ -54,6 +59,9 @@ impl ApiError {
             ApiError::Forbidden => "not allowed for your role".into(),
             ApiError::NotFound => "not found".into(),
             ApiError::BadInput(m) => m.clone(),
+            ApiError::Restricted => {
+                "this record is restricted: only staff with access to it may handle it; offer a transfer".into()
+            }
             ApiError::Refused { message, .. } | ApiError::RefusedNaming { message, .. } => {
                 message.clone()
             }

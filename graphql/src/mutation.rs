@@ -461,7 +461,7 @@ impl MutationRoot {
                 "DENIED",
             )
             .await?;
-            return Err(ApiError::NotFound.into());
+            return Err(api.refusal(p, id).await?.into());
         }
         let now = Utc::now();
         let until = now + chrono::Duration::minutes(30);
@@ -1039,7 +1039,7 @@ impl MutationRoot {
         let api = api(ctx)?;
         let claimant = parse_id(&claimant_id)?;
         if !api.may_see_claimant(p, claimant).await? {
-            return Err(ApiError::NotFound.into());
+            return Err(api.refusal(p, claimant).await?.into());
         }
         let r = api
             .intake
@@ -1266,7 +1266,7 @@ async fn claimant_command(
     if claimant.record().is_none() || !p.is_staff() || !api.may_see_claimant(p, id).await? {
         api.audit(p, "COMMAND", "CLAIMANT", &id.to_string(), name, "DENIED")
             .await?;
-        return Err(ApiError::NotFound);
+        return Err(api.refusal(p, id).await?);
     }
     require(p, roles)?;
     let mut env = envelope(p, channel_of(p, None)?, key)?;

@@ -172,9 +172,19 @@ impl QueryRoot {
         // Count only people this caller may see: a restricted match must not
         // show through as "ambiguous".
         let mut visible = Vec::new();
+        let mut restricted = None;
         for c in candidates {
             if api(ctx)?.may_see_claimant(p, c.claimant_id).await? {
                 visible.push(c);
+            } else {
+                restricted = Some(c);
+            }
+        }
+        // Only a restricted match: that one goes through the refusal (a
+        // RESTRICTED_RECORD notice, audited), never its data.
+        if visible.is_empty() {
+            if let Some(c) = restricted {
+                return Ok(context_for(ctx, Some(c), "by-identity", &purpose).await?);
             }
         }
         let candidates = visible;
@@ -420,7 +430,7 @@ async fn context_for(
             "DENIED",
         )
         .await?;
-        return Err(ApiError::NotFound);
+        return Err(api.refusal(p, claimant.claimant_id).await?);
     }
     api.audit(
         p,

@@ -546,6 +546,22 @@ impl ClaimantInfo {
     async fn postcode(&self) -> Option<&str> {
         self.full.then_some(self.view.postcode.as_str())
     }
+    /// The postal address registered for the person: in full when
+    /// disclosed, otherwise each line masked but for its last three
+    /// characters (enough to check what a caller says).
+    async fn address_lines(&self) -> Vec<String> {
+        self.view
+            .address_lines
+            .iter()
+            .map(|l| {
+                if self.full {
+                    l.clone()
+                } else {
+                    mask_tail(l, 3)
+                }
+            })
+            .collect()
+    }
     /// Whether full identity values are shown.
     async fn disclosed(&self) -> bool {
         self.full

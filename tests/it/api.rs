@@ -42,7 +42,8 @@ pub async fn seed(w: &ApiWorld, tenant_name: &str, file_number: &str) -> Seeded 
             REGISTER,
             json!({"key": format!("reg-{file_number}"), "input": {
                 "fileNumber": file_number, "identityNumber": "123-45-6789", "givenName": "Alex",
-                "familyName": "Rivera", "birthDate": "1980-04-02", "postcode": "20420"
+                "familyName": "Rivera", "birthDate": "1980-04-02", "postcode": "20420",
+                "addressLines": ["810 Vermont Ave NW"]
             }}),
         )
         .await;
@@ -272,7 +273,7 @@ both!(bola_sweep_leaks_nothing);
 const CONTEXT: &str = "query($p: ID!) {
   caseContext(claimantId: $p, purpose: \"inbound call\") {
     identityVerified verificationPrompt
-    claimant { givenName familyName fileNumber identityNumber birthDate birthYear disclosed }
+    claimant { givenName familyName fileNumber identityNumber birthDate birthYear disclosed addressLines }
     flags { restricted safety }
     openClaims { id status }
     openRequests { description dueDate overdue }
@@ -295,6 +296,11 @@ async fn case_context_masks_until_verified_and_is_audited(backend: Backend) {
     assert_eq!(ctx["claimant"]["fileNumber"], "*****6789");
     assert_eq!(ctx["claimant"]["birthDate"], Value::Null);
     assert_eq!(ctx["claimant"]["birthYear"], 1980);
+    // The registered address: masked until disclosed.
+    assert_eq!(
+        ctx["claimant"]["addressLines"],
+        json!(["*************** NW"])
+    );
     assert_eq!(ctx["openClaims"].as_array().map(Vec::len), Some(0));
 
     let v = w
@@ -309,6 +315,10 @@ async fn case_context_masks_until_verified_and_is_audited(backend: Backend) {
     assert_eq!(ctx["identityVerified"], true);
     assert_eq!(ctx["claimant"]["identityNumber"], "123-45-6789");
     assert_eq!(ctx["claimant"]["birthDate"], "1980-04-02");
+    assert_eq!(
+        ctx["claimant"]["addressLines"],
+        json!(["810 Vermont Ave NW"])
+    );
     assert_eq!(ctx["openClaims"].as_array().map(Vec::len), Some(1));
 
     let caseworker = w.token("alpha", "cw-1", &[Role::Caseworker], None, false);
@@ -409,12 +419,55 @@ async fn restricted_records_need_sensitive(backend: Backend) {
     w.settle().await;
     let plain = w.token("alpha", "cw-1", &[Role::Caseworker], None, false);
     let sensitive = w.token("alpha", "cw-2", &[Role::Caseworker], None, true);
+    // Staff learn that the record is restricted, and nothing else, on
+    // every path, so they can offer the caller a transfer.
+    let restricted = [
+        w.gql(Some(&plain), CONTEXT, json!({"p": s.claimant})).await,
+        w.gql(Some(&plain), CLAIM, json!({"id": s.case_id})).await,
+        w.gql(
+            Some(&plain),
+            "query { caseContextByFileNumber(fileNumber: \"123456789\", purpose: \"inbound call\") { claimant { id } } }",
+            json!({}),
+        )
+        .await,
+        w.gql(
+            Some(&plain),
+            "query { caseContextByIdentity(familyName: \"rivera\", birthDate: \"1980-04-02\", purpose: \"inbound call\") { claimant { id } } }",
+            json!({}),
+        )
+        .await,
+        w.gql(
+            Some(&plain),
+            "query($c: ID!) { caseTimeline(caseId: $c) { edges { node { line } } } }",
+            json!({"c": s.case_id}),
+        )
+        .await,
+        w.gql(
+            Some(&plain),
+            "mutation($c: ID!) { assignCase(caseId: $c, idempotencyKey: \"a1\") { version } }",
+            json!({"c": s.case_id}),
+        )
+        .await,
+    ];
+    for r in &restricted {
+        assert_eq!(error_code(r), Some("RESTRICTED_RECORD"), "{r}");
+        let no_data = r["data"].is_null()
+            || r["data"]
+                .as_object()
+                .is_some_and(|d| d.values().all(Value::is_null));
+        assert!(no_data, "{r}");
+        let text = r.to_string();
+        for secret in ["Rivera", "rivera", "123456789", &s.claimant] {
+            assert!(!text.contains(secret), "{secret} in {r}");
+        }
+    }
+    // A citizen asking for someone else's claim still gets NOT_FOUND.
+    let stranger = seed(&w, "alpha", "987654321").await;
     assert_eq!(
-        error_code(&w.gql(Some(&plain), CONTEXT, json!({"p": s.claimant})).await),
-        Some("NOT_FOUND")
-    );
-    assert_eq!(
-        error_code(&w.gql(Some(&plain), CLAIM, json!({"id": s.case_id})).await),
+        error_code(
+            &w.gql(Some(&stranger.citizen), CLAIM, json!({"id": s.case_id}))
+                .await
+        ),
         Some("NOT_FOUND")
     );
     let ok = w

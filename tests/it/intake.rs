@@ -510,7 +510,7 @@ async fn in_person_representatives_and_restricted_records(backend: Backend) {
             json!({"c": s.case_id}),
         )
         .await;
-    assert_eq!(error_code(&read), Some("NOT_FOUND"));
+    assert_eq!(error_code(&read), Some("RESTRICTED_RECORD"), "{read}");
     let elsewhere = w.token_with_office(
         "alpha",
         "clerk-4",
