@@ -163,6 +163,14 @@ impl Api {
                 .await?;
             return Err(self.refusal(p, view.claimant_id).await?);
         }
+        self.require_verified(p, view.claimant_id, action, "CASE", &case_id.to_string())
+            .await?;
+        if p.is_staff() {
+            // Staff reads of a case are recorded before the answer leaves;
+            // a read that cannot be recorded is not answered.
+            self.audit(p, action, "CASE", &case_id.to_string(), "", "ALLOWED")
+                .await?;
+        }
         Ok(view)
     }
 
@@ -209,6 +217,40 @@ impl Api {
         })
     }
 
+    /// One rule for call-center agents on every path: until an agent
+    /// (without a casework role) records the caller's identity
+    /// verification, they see the masked identity and the flags
+    /// (`caseContext`) and nothing of the person's claims; reading a claim
+    /// or its timeline, subscribing to it, acting on it or filing a claim
+    /// for the person is refused `IDENTITY_NOT_VERIFIED` (audited as
+    /// `UNVERIFIED`).
+    pub(crate) async fn require_verified(
+        &self,
+        p: &Principal,
+        claimant: Uuid,
+        action: &str,
+        subject_type: &str,
+        subject_id: &str,
+    ) -> ApiResult<()> {
+        let casework = p.has(Role::Caseworker) || p.has(Role::Approver) || p.has(Role::Supervisor);
+        if !p.has(Role::Agent) || casework {
+            return Ok(());
+        }
+        if self
+            .read
+            .is_verified(&p.tenant, p.subject.as_str(), claimant, Utc::now())
+            .await?
+        {
+            return Ok(());
+        }
+        self.audit(p, action, subject_type, subject_id, "", "UNVERIFIED")
+            .await?;
+        Err(ApiError::Refused {
+            code: "IDENTITY_NOT_VERIFIED",
+            message: "verify the caller's identity first (recordIdentityVerification)".into(),
+        })
+    }
+
     /// Write-side check before a command on a case: the case exists for
     /// this tenant and the principal may act on it. Read from the log, so a
     /// case created a moment ago is found even before it is projected.
@@ -229,6 +271,14 @@ impl Api {
                 .await?;
             return Err(self.refusal(p, file.claimant.as_uuid()).await?);
         }
+        self.require_verified(
+            p,
+            file.claimant.as_uuid(),
+            "COMMAND",
+            "CASE",
+            &case_id.to_string(),
+        )
+        .await?;
         Ok(file.clone())
     }
 

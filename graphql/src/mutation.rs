@@ -345,6 +345,19 @@ impl MutationRoot {
                 own
             }
         };
+        if p.is_staff() {
+            // An agent files for a caller only once they verified who it is
+            // (the answer names the person's open claim).
+            api(ctx)?
+                .require_verified(
+                    p,
+                    claimant.as_uuid(),
+                    "SUBMIT_CLAIM",
+                    "CLAIMANT",
+                    &claimant.to_string(),
+                )
+                .await?;
+        }
         let channel = channel_of(p, input.channel.as_deref())?;
         domain::ClientKey::parse(&idempotency_key).map_err(ApiError::from)?;
         // Filed through intake, so the channel rules (who may use which

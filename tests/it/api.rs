@@ -390,6 +390,80 @@ async fn case_context_masks_until_verified_and_is_audited(backend: Backend) {
 }
 both!(case_context_masks_until_verified_and_is_audited);
 
+/// One rule for an agent who has not verified the caller, on every path:
+/// masked identity and flags only; the claim, its timeline, commands on it
+/// and filing a claim for the person are refused IDENTITY_NOT_VERIFIED
+/// (and audited), so the case id never leaks. Staff reads are audited.
+async fn an_unverified_agent_reads_no_claim_on_any_path(backend: Backend) {
+    let w = api_world(backend).await;
+    let s = seed(&w, "alpha", "123456789").await;
+    let agent = w.token("alpha", "agent-8", &[Role::Agent], None, false);
+    let paths = [
+        (CLAIM, json!({"id": s.case_id})),
+        (
+            "query($c: ID!) { caseTimeline(caseId: $c) { edges { node { line } } } }",
+            json!({"c": s.case_id}),
+        ),
+        (
+            "mutation($c: ID!) { recordContact(caseId: $c, idempotencyKey: \"k1\", input: { kind: INBOUND, summary: \"Asked about the claim\" }) { version } }",
+            json!({"c": s.case_id}),
+        ),
+        (
+            "mutation($p: ID!) { submitClaim(idempotencyKey: \"k2\", input: { claimantId: $p, benefitType: \"PENSION\", contentions: [\"Hearing loss\"], channel: \"CALL_CENTER\" }) { caseId outcome } }",
+            json!({"p": s.claimant}),
+        ),
+    ];
+    for (query, vars) in &paths {
+        let r = w.gql(Some(&agent), query, vars.clone()).await;
+        assert_eq!(
+            error_code(&r),
+            Some("IDENTITY_NOT_VERIFIED"),
+            "{query}: {r}"
+        );
+        assert!(!r.to_string().contains(&s.case_id), "{r}");
+    }
+    let v = w
+        .gql(Some(&agent), "mutation($p: ID!) { recordIdentityVerification(claimantId: $p, method: \"DOB_AND_POSTCODE\") { verifiedUntil } }", json!({"p": s.claimant}))
+        .await;
+    assert!(v["errors"].is_null(), "{v}");
+    let r = w.gql(Some(&agent), CLAIM, json!({"id": s.case_id})).await;
+    assert_eq!(r["data"]["claim"]["id"], s.case_id, "{r}");
+    let supervisor = w.token("alpha", "sup-1", &[Role::Supervisor], None, false);
+    let audit = w
+        .gql(
+            Some(&supervisor),
+            "{ auditLog(first: 100) { edges { node { actor action outcome subjectId } } } }",
+            json!({}),
+        )
+        .await;
+    let rows: Vec<String> = audit["data"]["auditLog"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{audit}"))
+        .iter()
+        .filter(|e| e["node"]["actor"] == "agent-8")
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["node"]["action"].as_str().unwrap_or_default(),
+                e["node"]["outcome"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    for expected in [
+        "READ_CLAIM UNVERIFIED",
+        "READ_TIMELINE UNVERIFIED",
+        "COMMAND UNVERIFIED",
+        "SUBMIT_CLAIM UNVERIFIED",
+        "READ_CLAIM ALLOWED",
+    ] {
+        assert!(
+            rows.iter().any(|r| r == expected),
+            "{expected} not in {rows:?}"
+        );
+    }
+}
+both!(an_unverified_agent_reads_no_claim_on_any_path);
+
 /// A restricted claimant's records need the SENSITIVE permission.
 async fn restricted_records_need_sensitive(backend: Backend) {
     let w = api_world(backend).await;
