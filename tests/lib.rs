@@ -452,6 +452,23 @@ impl ApiWorld {
         (status, String::from_utf8_lossy(&bytes).into_owned())
     }
 
+    /// GETs a path with a bearer token; (status, JSON body).
+    pub async fn get_json(&self, path: &str, token: &str) -> (u16, serde_json::Value) {
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        let request = axum::http::Request::get(path)
+            .header("authorization", format!("Bearer {token}"))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status().as_u16();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
     /// POSTs raw bytes to an intake endpoint; (status, JSON body).
     pub async fn post(
         &self,

@@ -514,6 +514,18 @@ impl MutationRoot {
     ) -> async_graphql::Result<ClaimPayload> {
         let run = Run::new(ctx)?;
         let channel = channel_of(run.p, None)?;
+        // The agency's accepted types, as on every channel (`documentTypes`).
+        if !api(ctx)?
+            .intake
+            .registry()
+            .accepts_document_type(&run.p.tenant, &input.document_type)
+        {
+            return Err(ApiError::Refused {
+                code: "UNKNOWN_DOCUMENT_TYPE",
+                message: "the document type (documentType) is not one this agency accepts (documentTypes)".into(),
+            }
+            .into());
+        }
         Ok(run
             .on_case(
                 &case_id,

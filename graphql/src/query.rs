@@ -245,6 +245,14 @@ impl QueryRoot {
         Ok(connection)
     }
 
+    /// The document types this agency accepts on every channel (sorted);
+    /// anything else is refused `UNKNOWN_DOCUMENT_TYPE`. Any authenticated
+    /// caller may ask (integrators build their forms from it).
+    async fn document_types(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
+        let p = principal(ctx)?;
+        Ok(api(ctx)?.intake.registry().document_types(&p.tenant))
+    }
+
     /// A work queue, oldest in phase first (aging).
     async fn work_queue(
         &self,

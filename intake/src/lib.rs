@@ -131,6 +131,21 @@ impl Registry {
         self.0.get(tenant)
     }
 
+    /// The document types this agency accepts, sorted: its configured
+    /// list (`tenants.<id>.document_types`), or the built-in one.
+    pub fn document_types(&self, tenant: &TenantId) -> Vec<String> {
+        let mut types: Vec<String> =
+            match self.tenant(tenant).filter(|t| !t.document_types.is_empty()) {
+                Some(t) => t.document_types.iter().cloned().collect(),
+                None => DEFAULT_DOCUMENT_TYPES
+                    .iter()
+                    .map(|t| (*t).to_owned())
+                    .collect(),
+            };
+        types.sort();
+        types
+    }
+
     pub fn accepts_document_type(&self, tenant: &TenantId, document_type: &str) -> bool {
         match self.tenant(tenant).filter(|t| !t.document_types.is_empty()) {
             Some(t) => t.document_types.contains(document_type),
@@ -561,6 +576,17 @@ impl Intake {
             _ => None,
         };
         self.authorize(caller, s)?;
+        // The agency's accepted document types hold on every channel.
+        if s.documents.iter().any(|d| {
+            !self
+                .registry
+                .accepts_document_type(&caller.tenant, d.document_type.as_str())
+        }) {
+            return Err(IntakeError::new(
+                "UNKNOWN_DOCUMENT_TYPE",
+                "the document type (documentType) is not one this agency accepts (GET /intake/document-types)",
+            ));
+        }
         // An agent's choice of claimant is part of what is filed.
         let fingerprint = match (fingerprint, resolved) {
             (Some(f), Some(c)) => Some(Fingerprint {

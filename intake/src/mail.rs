@@ -340,7 +340,7 @@ fn entry_submission(
     if !registry.accepts_document_type(tenant, document.document_type.as_str()) {
         return Err(IntakeError::new(
             "UNKNOWN_DOCUMENT_TYPE",
-            "the document type (documentType) is not one this agency accepts",
+            "the document type (documentType) is not one this agency accepts (GET /intake/document-types)",
         ));
     }
     let kind = raw.kind.unwrap_or_else(|| default_kind(&raw.document_type));

@@ -103,6 +103,7 @@ pub fn routes(api: Arc<Api>) -> Router {
             )),
         )
         .route("/intake/mail-batches/{batch_id}", get(batch_results))
+        .route("/intake/document-types", get(document_types))
         .layer(axum::extract::DefaultBodyLimit::disable())
         .route_layer(axum::middleware::from_fn_with_state(
             api.clone(),
@@ -342,6 +343,32 @@ async fn batch(
         }
         Err(e) => refuse(status_of(&e), &e),
     }
+}
+
+/// The document types the caller's agency accepts.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentTypes {
+    /// Sorted; anything else is refused `UNKNOWN_DOCUMENT_TYPE`.
+    document_types: Vec<String>,
+}
+
+/// The document types the caller's agency accepts (any authenticated
+/// principal): anything else is refused `UNKNOWN_DOCUMENT_TYPE`.
+#[utoipa::path(get, path = "/intake/document-types", tag = "intake",
+    responses(
+        (status = 200, description = "The accepted document types", body = DocumentTypes),
+        (status = 401, description = "No valid token", body = ErrorResponse),
+        (status = 408, description = "The request took too long", body = ErrorResponse),
+        (status = 429, description = "RATE_LIMITED (Retry-After)", body = ErrorResponse),
+    ),
+    security(("bearer" = [])))]
+async fn document_types(
+    State(api): State<Arc<Api>>,
+    Extension(p): Extension<Principal>,
+) -> Response {
+    let document_types = api.intake.registry().document_types(&p.tenant);
+    (StatusCode::OK, Json(DocumentTypes { document_types })).into_response()
 }
 
 /// The recorded outcome of each document of a batch (staff).

@@ -21,7 +21,8 @@ use utoipa::{Modify, OpenApi};
     paths(
         crate::intake_http::submission,
         crate::intake_http::batch,
-        crate::intake_http::batch_results
+        crate::intake_http::batch_results,
+        crate::intake_http::document_types
     ),
     modifiers(&Bearer)
 )]

@@ -780,3 +780,114 @@ async fn the_integration_guide_works() {
     let (_, again) = w.post("/intake/submissions", &token, example).await;
     assert_eq!(again["replayed"], true);
 }
+
+/// The accepted document types are the agency's configuration, published
+/// to integrators (`GET /intake/document-types`, GraphQL `documentTypes`)
+/// and applied on every channel: here the agency accepts RELEASE_FORM.
+async fn accepted_document_types_are_per_agency_and_published(backend: Backend) {
+    let w = api_world_with(backend, |s| {
+        s.tenants.get_mut("alpha").unwrap().document_types =
+            vec!["RELEASE_FORM".into(), "EVIDENCE".into()];
+    })
+    .await;
+    let s = seed(&w, "alpha", "123456789").await;
+    let clerk = w.token("alpha", "clerk-1", &[Role::Caseworker], None, false);
+    let (status, r) = w.get_json("/intake/document-types", &clerk).await;
+    assert_eq!(
+        (status, &r),
+        (200, &json!({"documentTypes": ["EVIDENCE", "RELEASE_FORM"]}))
+    );
+    let other = w.token("beta", "clerk-9", &[Role::Caseworker], None, false);
+    let (_, r) = w.get_json("/intake/document-types", &other).await;
+    let builtin: Vec<&str> = {
+        let mut v = intake::DEFAULT_DOCUMENT_TYPES.to_vec();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        r["documentTypes"],
+        json!(builtin),
+        "the built-in list elsewhere"
+    );
+    let (status, r) = w.get_text("/intake/document-types").await;
+    assert_eq!(status, 401, "{r}");
+    let q = w
+        .gql(Some(&s.citizen), "{ documentTypes }", json!({}))
+        .await;
+    assert_eq!(
+        q["data"]["documentTypes"],
+        json!(["EVIDENCE", "RELEASE_FORM"]),
+        "{q}"
+    );
+
+    // A release form is filed at the counter; a type the agency does not
+    // accept is refused, by the HTTP intake and by GraphQL alike.
+    let doc = |t: &str| json!({"documents": [{"documentId": format!("d-{t}"), "documentType": t, "pageCount": 1, "checksum": SHA, "storageRef": "s3://x"}]});
+    let (status, r) = w
+        .post(
+            "/intake/submissions",
+            &clerk,
+            submission(
+                "IN_PERSON",
+                "rf-1",
+                "ADDITIONAL_EVIDENCE",
+                doc("RELEASE_FORM"),
+            ),
+        )
+        .await;
+    assert_eq!(status, 200, "{r}");
+    let (status, r) = w
+        .post(
+            "/intake/submissions",
+            &clerk,
+            submission(
+                "IN_PERSON",
+                "mr-1",
+                "ADDITIONAL_EVIDENCE",
+                doc("MEDICAL_RECORD"),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (status, r["error"]["code"].as_str()),
+        (422, Some("UNKNOWN_DOCUMENT_TYPE")),
+        "{r}"
+    );
+    let upload = "mutation($c: ID!, $t: String!) { attachDocument(caseId: $c, idempotencyKey: $t, input: { documentType: $t, pages: 1, checksum: \"sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\", storageRef: \"uploads/x.pdf\" }) { claim { documents { documentType } } } }";
+    let r = w
+        .gql(
+            Some(&s.citizen),
+            upload,
+            json!({"c": s.case_id, "t": "MEDICAL_RECORD"}),
+        )
+        .await;
+    assert_eq!(error_code(&r), Some("UNKNOWN_DOCUMENT_TYPE"), "{r}");
+    let r = w
+        .gql(
+            Some(&s.citizen),
+            upload,
+            json!({"c": s.case_id, "t": "RELEASE_FORM"}),
+        )
+        .await;
+    assert!(r["errors"].is_null(), "{r}");
+}
+both!(accepted_document_types_are_per_agency_and_published);
+
+/// The built-in document types are listed, the same, in the integration
+/// guide and in both JSON Schemas.
+#[test]
+fn the_built_in_document_types_are_documented() {
+    let mut builtin = intake::DEFAULT_DOCUMENT_TYPES.to_vec();
+    builtin.sort();
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let guide = std::fs::read_to_string(format!("{root}/docs/channels.md")).unwrap();
+    let listed: Vec<String> = builtin.iter().map(|t| format!("`{t}`")).collect();
+    assert!(
+        guide.replace('\n', " ").contains(&listed.join(", ")),
+        "docs/channels.md lists {listed:?}"
+    );
+    for schema in ["channel-submission.v1.json", "mail-batch.v1.json"] {
+        let text = std::fs::read_to_string(format!("{root}/schemas/{schema}")).unwrap();
+        assert!(text.contains(&builtin.join(", ")), "{schema}");
+    }
+}
