@@ -454,12 +454,20 @@ impl ApiWorld {
 
     /// GETs a path with a bearer token; (status, JSON body).
     pub async fn get_json(&self, path: &str, token: &str) -> (u16, serde_json::Value) {
-        use http_body_util::BodyExt;
-        use tower::ServiceExt;
         let request = axum::http::Request::get(path)
             .header("authorization", format!("Bearer {token}"))
             .body(axum::body::Body::empty())
             .unwrap();
+        self.send_json(request).await
+    }
+
+    /// Sends a request through the router; (status, JSON body or null).
+    async fn send_json(
+        &self,
+        request: axum::http::Request<axum::body::Body>,
+    ) -> (u16, serde_json::Value) {
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status().as_u16();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
@@ -476,19 +484,11 @@ impl ApiWorld {
         token: &str,
         body: impl Into<String>,
     ) -> (u16, serde_json::Value) {
-        use http_body_util::BodyExt;
-        use tower::ServiceExt;
         let request = axum::http::Request::post(path)
             .header("content-type", "application/json")
             .header("authorization", format!("Bearer {token}"))
             .body(axum::body::Body::from(body.into()))
             .unwrap();
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status().as_u16();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
-        )
+        self.send_json(request).await
     }
 }
