@@ -6,7 +6,10 @@
 //! recorded per document id, after its commands are durable, so re-sending
 //! a batch — or resuming one interrupted by a crash — files nothing twice:
 //! recorded documents are answered from the record, and unrecorded ones are
-//! filed again under the same idempotency keys.
+//! filed again under the same idempotency keys. A REJECTED document filed
+//! nothing: the same entry again is answered from the record, a corrected
+//! entry under the same id is a new attempt (filed, and its outcome
+//! replaces the rejection).
 
 use crate::contract::{
     schema_code, ClaimantRef, DocumentRef, Kind, RawClaimant, RawDocument, Submission,
@@ -635,15 +638,27 @@ impl Intake {
         if let (false, Err(refusal)) = (doc.identified, &doc.submission) {
             return Ok((rejected(document_id, refusal), None));
         }
-        if let Some(existing) = recorded {
-            if existing.checksum == doc.checksum {
+        match recorded {
+            // A rejection filed nothing: the same entry again gets the same
+            // answer; a corrected one (another type, a re-scan of an empty
+            // file) is a new attempt and is filed.
+            Some(existing)
+                if existing.status == "REJECTED" && existing.entry == doc.entry.get() =>
+            {
                 return Ok((result_of(existing), None));
             }
-            let duplicate = IntakeError::new(
-                "DUPLICATE_DOCUMENT_ID",
-                "a different document was already filed under this document id",
-            );
-            return Ok((rejected(document_id, &duplicate), None));
+            Some(existing) if existing.status == "REJECTED" => {}
+            Some(existing) if existing.checksum == doc.checksum => {
+                return Ok((result_of(existing), None));
+            }
+            Some(_) => {
+                let duplicate = IntakeError::new(
+                    "DUPLICATE_DOCUMENT_ID",
+                    "a different document was already filed under this document id",
+                );
+                return Ok((rejected(document_id, &duplicate), None));
+            }
+            None => {}
         }
         let outcome = match &doc.submission {
             Err(e) => Err(e.clone()),

@@ -144,7 +144,9 @@ impl ReadDb {
     }
 
     /// Records a document's outcome; a record already there wins (the
-    /// first outcome is the answer every re-send gets).
+    /// first outcome is the answer every re-send gets), except a
+    /// rejection, which a different entry under the same id replaces (a
+    /// corrected re-send is a new attempt: nothing was filed before).
     pub async fn record_intake_document(&self, d: &IntakeDocument) -> Result<(), ReadError> {
         self.record_intake_documents(std::slice::from_ref(d)).await
     }
@@ -157,7 +159,13 @@ impl ReadDb {
             on_db!(self, write, pool, sql => {
                 let query = sql(&format!(
                     "INSERT INTO intake_documents ({COLUMNS}) VALUES {rows} \
-                     ON CONFLICT (tenant_id, channel, document_id) DO NOTHING"
+                     ON CONFLICT (tenant_id, channel, document_id) DO UPDATE SET \
+                     batch_id = excluded.batch_id, checksum = excluded.checksum, \
+                     status = excluded.status, error_code = excluded.error_code, \
+                     error_message = excluded.error_message, case_id = excluded.case_id, \
+                     received_at = excluded.received_at, recorded_at = excluded.recorded_at, \
+                     entry = excluded.entry \
+                     WHERE intake_documents.status = 'REJECTED' AND intake_documents.entry <> excluded.entry"
                 ));
                 let mut q = sqlx::query(&query);
                 for d in chunk {

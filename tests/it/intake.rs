@@ -266,6 +266,26 @@ async fn mail_batch_files_each_document(backend: Backend) {
         r["documents"][0]["errorCode"], "DUPLICATE_DOCUMENT_ID",
         "{r}"
     );
+    // A rejected document filed nothing: corrected (another type; a
+    // re-scan of the empty file), it is filed under the same id as a new
+    // attempt; sent again unchanged, it is answered from that attempt.
+    let mut evidence = doc("d7", "EVIDENCE", 1, alex_ocr());
+    evidence["benefitType"] = json!("COMPENSATION");
+    let mut rescan = doc("d4", "EVIDENCE", 2, alex_ocr());
+    rescan["benefitType"] = json!("COMPENSATION");
+    let corrected =
+        json!({"schemaVersion": 1, "batchId": "b-81", "documents": [evidence, rescan]}).to_string();
+    let (_, r) = w
+        .post("/intake/mail-batches", &mailroom, corrected.clone())
+        .await;
+    for d in r["documents"].as_array().unwrap() {
+        assert_eq!(d["status"], "ATTACHED", "{r}");
+        assert_eq!(d["caseId"].as_str(), Some(s.case_id.as_str()), "{r}");
+    }
+    let before = event_count(&w).await;
+    let (_, again) = w.post("/intake/mail-batches", &mailroom, corrected).await;
+    assert_eq!(again["documents"], r["documents"]);
+    assert_eq!(event_count(&w).await, before, "a replay appends nothing");
     // Entries without a usable id are named by position, refused, and not
     // recorded: the next batch's blank entries are not "duplicates" of them.
     for batch in ["b-79", "b-80"] {
@@ -309,8 +329,8 @@ async fn mail_batch_files_each_document(backend: Backend) {
     );
     assert_eq!(
         claim["data"]["claim"]["documents"].as_array().map(Vec::len),
-        Some(3),
-        "{claim}"
+        Some(5),
+        "d1, d2, d9 and the two corrected documents: {claim}"
     );
 
     // Unidentified mail: listed for staff, resolved by an agent.
