@@ -102,6 +102,7 @@ pub fn tenants() -> Tenants {
         ]
         .into_iter()
         .collect(),
+        ..TenantConfig::default()
     };
     Tenants::new(HashMap::from([
         (tenant("alpha"), config.clone()),

@@ -15,6 +15,9 @@ pub struct BenefitConfig {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TenantConfig {
     pub benefits: BTreeMap<BenefitType, BenefitConfig>,
+    /// Whether a citizen's data-access log names the staff member who read
+    /// (by default it says only the office and the role).
+    pub access_log_names_staff: bool,
 }
 
 /// All tenants this deployment serves.

@@ -122,6 +122,7 @@ impl Api {
                 subject_id: subject_id.into(),
                 purpose: purpose.into(),
                 outcome: outcome.into(),
+                office: p.office.clone(),
             })
             .await?;
         Ok(())

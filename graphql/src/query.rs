@@ -350,6 +350,74 @@ impl QueryRoot {
         Ok(connection)
     }
 
+    /// Who at the agency read your data, when and why (citizens): the
+    /// office and role of each reader, and the reader's name only where
+    /// the agency chose to show it. Newest first.
+    async fn my_data_access_log(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, DataAccess, EmptyFields, EmptyFields>> {
+        let p = principal(ctx)?;
+        require(p, &[Role::Citizen])?;
+        let me = p.claimant.ok_or(ApiError::Forbidden)?.as_uuid();
+        let n = page_size(first)?;
+        let before = after
+            .map(|c| Uuid::parse_str(&c))
+            .transpose()
+            .map_err(|_| ApiError::BadInput("bad cursor".into()))?;
+        let api = api(ctx)?;
+        let cases: Vec<Uuid> = api
+            .read
+            .cases_of_claimant(&p.tenant, me, 1000, None)
+            .await
+            .map_err(ApiError::from)?
+            .iter()
+            .map(|c| c.case_id)
+            .collect();
+        let mut rows = api
+            .read
+            .audit_of_person(&p.tenant, me, &cases, n + 1, before)
+            .await
+            .map_err(ApiError::from)?;
+        let has_next = rows.len() as i64 > n;
+        rows.truncate(n as usize);
+        let names = api
+            .engine
+            .tenants()
+            .get(&p.tenant)
+            .is_some_and(|t| t.access_log_names_staff);
+        let mut connection = Connection::new(before.is_some(), has_next);
+        for r in rows {
+            // Staff reads only: the person's own requests are not "access".
+            let roles: Vec<String> = r
+                .roles
+                .split(',')
+                .map(str::trim)
+                .filter(|role| matches!(*role, "AGENT" | "CASEWORKER" | "APPROVER" | "SUPERVISOR"))
+                .map(str::to_owned)
+                .collect();
+            if roles.is_empty() {
+                continue;
+            }
+            connection.edges.push(Edge::new(
+                r.id.to_string(),
+                DataAccess {
+                    at: r.at,
+                    office: r.office,
+                    roles,
+                    description: describe_access(&r.action).into(),
+                    action: r.action,
+                    purpose: Some(r.purpose).filter(|p| !p.is_empty()),
+                    outcome: r.outcome,
+                    reader: names.then_some(r.actor),
+                },
+            ));
+        }
+        Ok(connection)
+    }
+
     /// Who read or was refused what (supervisors).
     async fn audit_log(
         &self,
@@ -399,6 +467,22 @@ fn decode_queue_cursor(c: &str) -> ApiResult<(DateTime<Utc>, Uuid)> {
         .map_err(|_| bad())?
         .with_timezone(&Utc);
     Ok((at, Uuid::parse_str(id).map_err(|_| bad())?))
+}
+
+/// An audited action in plain words, for the person it was about.
+fn describe_access(action: &str) -> &'static str {
+    match action {
+        "READ_CLAIM" => "Looked at your claim",
+        "READ_TIMELINE" => "Looked at your claim's history",
+        "SUBSCRIBE_CLAIM" => "Followed your claim's status",
+        "READ_CASE_CONTEXT" | "CASE_CONTEXT_BY_FILE_NUMBER" | "CASE_CONTEXT_BY_IDENTITY" => {
+            "Opened your record (a call or a visit)"
+        }
+        "VERIFY_IDENTITY" => "Confirmed your identity",
+        "SUBMIT_CLAIM" => "Filed a claim for you",
+        "COMMAND" => "Worked on your claim or record",
+        _ => "Used your data",
+    }
 }
 
 async fn context_for(

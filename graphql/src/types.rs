@@ -701,6 +701,27 @@ pub struct AuditEntry {
     pub outcome: String,
 }
 
+/// One time someone at the agency read (or was refused) a citizen's data:
+/// the citizen's "data tracker".
+#[derive(SimpleObject, Clone, Debug)]
+pub struct DataAccess {
+    pub at: DateTime<Utc>,
+    /// The reader's office, when their token names one.
+    pub office: Option<String>,
+    /// The reader's staff roles (AGENT, CASEWORKER, APPROVER, SUPERVISOR).
+    pub roles: Vec<String>,
+    /// What was done, as a code (READ_CLAIM, READ_CASE_CONTEXT, …).
+    pub action: String,
+    /// The same in plain words.
+    pub description: String,
+    /// Why, as the reader gave it (call-center look-ups ask for one).
+    pub purpose: Option<String>,
+    /// ALLOWED, DENIED, UNVERIFIED, …
+    pub outcome: String,
+    /// The staff member, only where the agency chose to name them.
+    pub reader: Option<String>,
+}
+
 /// A scanned letter no claimant (or no open claim) could be matched to.
 #[derive(SimpleObject, Clone, Debug)]
 pub struct UnidentifiedMailItem {

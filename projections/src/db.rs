@@ -109,6 +109,25 @@ pub struct QueueItem {
     pub version: i64,
 }
 
+/// An [`AuditRecord`] from a row of either backend.
+macro_rules! audit_row {
+    ($r:expr) => {
+        AuditRecord {
+            id: $r.try_get("id")?,
+            tenant: $r.try_get("tenant_id")?,
+            at: $r.try_get("at")?,
+            actor: $r.try_get("actor")?,
+            roles: $r.try_get("roles")?,
+            action: $r.try_get("action")?,
+            subject_type: $r.try_get("subject_type")?,
+            subject_id: $r.try_get("subject_id")?,
+            purpose: $r.try_get("purpose")?,
+            outcome: $r.try_get("outcome")?,
+            office: $r.try_get("office")?,
+        }
+    };
+}
+
 /// One audit record: who read or was refused what, and why.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditRecord {
@@ -124,6 +143,8 @@ pub struct AuditRecord {
     pub purpose: String,
     /// ALLOWED or DENIED
     pub outcome: String,
+    /// The reader's office (the token's `office` claim), when known.
+    pub office: Option<String>,
 }
 
 /// An evidence request past its due date that is not marked overdue yet,
@@ -431,8 +452,8 @@ impl ReadDb {
     pub async fn record_audit(&self, r: &AuditRecord) -> Result<(), ReadError> {
         on_db!(self, write, pool, sql => {
             sqlx::query(&sql(
-                "INSERT INTO audit_log (id, tenant_id, at, actor, roles, action, subject_type, subject_id, purpose, outcome) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                "INSERT INTO audit_log (id, tenant_id, at, actor, roles, action, subject_type, subject_id, purpose, outcome, office) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             ))
             .bind(r.id)
             .bind(&r.tenant)
@@ -444,6 +465,7 @@ impl ReadDb {
             .bind(&r.subject_id)
             .bind(&r.purpose)
             .bind(&r.outcome)
+            .bind(&r.office)
             .execute(pool)
             .await?;
         });
@@ -459,7 +481,7 @@ impl ReadDb {
     ) -> Result<Vec<AuditRecord>, ReadError> {
         on_db!(self, read, pool, sql => {
             let rows = sqlx::query(&sql(
-                "SELECT id, tenant_id, at, actor, roles, action, subject_type, subject_id, purpose, outcome \
+                "SELECT id, tenant_id, at, actor, roles, action, subject_type, subject_id, purpose, outcome, office \
                  FROM audit_log WHERE tenant_id = $1 AND ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
             ))
             .bind(tenant.as_str())
@@ -467,22 +489,48 @@ impl ReadDb {
             .bind(first)
             .fetch_all(pool)
             .await?;
-            rows.iter()
-                .map(|r| {
-                    Ok(AuditRecord {
-                        id: r.try_get("id")?,
-                        tenant: r.try_get("tenant_id")?,
-                        at: r.try_get("at")?,
-                        actor: r.try_get("actor")?,
-                        roles: r.try_get("roles")?,
-                        action: r.try_get("action")?,
-                        subject_type: r.try_get("subject_type")?,
-                        subject_id: r.try_get("subject_id")?,
-                        purpose: r.try_get("purpose")?,
-                        outcome: r.try_get("outcome")?,
-                    })
-                })
-                .collect::<Result<Vec<_>, ReadError>>()
+            rows.iter().map(|r| Ok(audit_row!(r))).collect::<Result<Vec<_>, ReadError>>()
+        })
+    }
+
+    /// The entries about one person (their claimant record and their
+    /// cases), newest first; `before` is an id cursor.
+    pub async fn audit_of_person(
+        &self,
+        tenant: &TenantId,
+        claimant: Uuid,
+        cases: &[Uuid],
+        first: i64,
+        before: Option<Uuid>,
+    ) -> Result<Vec<AuditRecord>, ReadError> {
+        // $1 tenant, $2 claimant, $3 cursor, $4 limit; case ids follow.
+        let case_ids: Vec<String> = (5..5 + cases.len()).map(|n| format!("${n}")).collect();
+        let cases_clause = if cases.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " OR (subject_type = 'CASE' AND subject_id IN ({}))",
+                case_ids.join(", ")
+            )
+        };
+        let text = format!(
+            "SELECT id, tenant_id, at, actor, roles, action, subject_type, subject_id, purpose, outcome, office \
+             FROM audit_log WHERE tenant_id = $1 \
+             AND ((subject_type = 'CLAIMANT' AND subject_id = $2){cases_clause}) \
+             AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4"
+        );
+        on_db!(self, read, pool, sql => {
+            let text = sql(&text);
+            let mut query = sqlx::query(&text)
+                .bind(tenant.as_str())
+                .bind(claimant.to_string())
+                .bind(before)
+                .bind(first);
+            for case in cases {
+                query = query.bind(case.to_string());
+            }
+            let rows = query.fetch_all(pool).await?;
+            rows.iter().map(|r| Ok(audit_row!(r))).collect::<Result<Vec<_>, ReadError>>()
         })
     }
 

@@ -231,6 +231,10 @@ pub struct RawTenant {
     /// Integrator principals (scanning systems) that may send MAIL_SCAN.
     #[serde(default)]
     pub mail_scanners: Vec<String>,
+    /// Whether `myDataAccessLog` names the staff member who read a
+    /// citizen's data (default: only their office and role).
+    #[serde(default)]
+    pub access_log_names_staff: bool,
 }
 
 /// A channel registered by configuration: no code change needed.
@@ -307,7 +311,10 @@ impl Settings {
         let mut tenants = HashMap::new();
         for (name, raw) in &self.tenants {
             let id = TenantId::parse(name).map_err(|_| ConfigError::Tenant(name.clone()))?;
-            let mut config = TenantConfig::default();
+            let mut config = TenantConfig {
+                access_log_names_staff: raw.access_log_names_staff,
+                ..TenantConfig::default()
+            };
             for (code, benefit) in &raw.benefits {
                 let benefit_type =
                     BenefitType::parse(code).map_err(|_| ConfigError::Benefit(code.clone()))?;

@@ -1272,3 +1272,73 @@ async fn citizen_uploads_evidence_and_waives_5103(backend: Backend) {
     assert_eq!(error_code(&twice), Some("WAIVER_ALREADY_SUBMITTED"));
 }
 both!(citizen_uploads_evidence_and_waives_5103);
+
+/// The citizen's data tracker: which office and role read their data,
+/// when and why; the person's name only where the agency chose to show it;
+/// their own reads and other people's records are not in it.
+async fn citizens_see_who_read_their_data(backend: Backend) {
+    let log = "{ myDataAccessLog(first: 20) { edges { node { office roles action description purpose outcome reader } } } }";
+    for names_staff in [false, true] {
+        let w = api_world_with(backend, |s| {
+            s.tenants.get_mut("alpha").unwrap().access_log_names_staff = names_staff;
+        })
+        .await;
+        let s = seed(&w, "alpha", "123456789").await;
+        let other = seed(&w, "alpha", "987654321").await;
+        let agent = w.token_with_office(
+            "alpha",
+            "agent-5",
+            &[Role::Agent],
+            None,
+            false,
+            Some("east-01"),
+        );
+        let cw = w.token_with_office(
+            "alpha",
+            "cw-5",
+            &[Role::Caseworker],
+            None,
+            false,
+            Some("west-02"),
+        );
+        let r = w.gql(Some(&agent), CONTEXT, json!({"p": s.claimant})).await;
+        assert!(r["errors"].is_null(), "{r}");
+        let r = w.gql(Some(&cw), CLAIM, json!({"id": s.case_id})).await;
+        assert!(r["errors"].is_null(), "{r}");
+        let r = w.gql(Some(&cw), CLAIM, json!({"id": other.case_id})).await;
+        assert!(r["errors"].is_null(), "{r}");
+        // The citizen's own reads are not "access by the agency".
+        w.gql(Some(&s.citizen), CLAIM, json!({"id": s.case_id}))
+            .await;
+
+        let r = w.gql(Some(&s.citizen), log, json!({})).await;
+        let entries: Vec<&Value> = r["data"]["myDataAccessLog"]["edges"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{r}"))
+            .iter()
+            .map(|e| &e["node"])
+            .collect();
+        let (reader_cw, reader_agent) = if names_staff {
+            (json!("cw-5"), json!("agent-5"))
+        } else {
+            (Value::Null, Value::Null)
+        };
+        // Newest first: the caseworker's read of the claim, then the
+        // agent's look at the record during the call.
+        assert_eq!(
+            entries[0],
+            &json!({"office": "west-02", "roles": ["CASEWORKER"], "action": "READ_CLAIM", "description": "Looked at your claim", "purpose": null, "outcome": "ALLOWED", "reader": reader_cw}),
+            "{r}"
+        );
+        assert_eq!(
+            entries[1],
+            &json!({"office": "east-01", "roles": ["AGENT"], "action": "READ_CASE_CONTEXT", "description": "Opened your record (a call or a visit)", "purpose": "inbound call", "outcome": "ALLOWED", "reader": reader_agent}),
+            "{r}"
+        );
+        assert_eq!(entries.len(), 2, "only these two staff reads: {r}");
+        // Staff cannot read a citizen's tracker as if it were theirs.
+        let refused = w.gql(Some(&cw), log, json!({})).await;
+        assert_eq!(error_code(&refused), Some("FORBIDDEN"));
+    }
+}
+both!(citizens_see_who_read_their_data);
