@@ -101,6 +101,38 @@ impl Api {
         }
     }
 
+    /// Records that `p` read each of `subjects` (one statement), before
+    /// the answer leaves: a page of a work queue, of unidentified mail.
+    pub(crate) async fn audit_reads(
+        &self,
+        p: &Principal,
+        action: &str,
+        subject_type: &str,
+        subjects: impl IntoIterator<Item = String>,
+    ) -> ApiResult<()> {
+        let at = Utc::now();
+        let records: Vec<AuditRecord> = subjects
+            .into_iter()
+            .map(|subject_id| AuditRecord {
+                id: Uuid::now_v7(),
+                tenant: p.tenant.to_string(),
+                at,
+                actor: p.subject.to_string(),
+                roles: roles_text(p),
+                action: action.into(),
+                subject_type: subject_type.into(),
+                subject_id,
+                purpose: String::new(),
+                outcome: "ALLOWED".into(),
+                office: p.office.clone(),
+            })
+            .collect();
+        if !records.is_empty() {
+            self.read.record_audits(&records).await?;
+        }
+        Ok(())
+    }
+
     pub(crate) async fn audit(
         &self,
         p: &Principal,

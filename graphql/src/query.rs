@@ -235,6 +235,15 @@ impl QueryRoot {
             })?;
         let has_next = docs.len() as i64 > n;
         docs.truncate(n as usize);
+        // Unmatched letters hold personal data (OCR'd names, addresses).
+        api(ctx)?
+            .audit_reads(
+                p,
+                "READ_UNIDENTIFIED_MAIL",
+                "MAIL",
+                docs.iter().map(|d| d.document_id.clone()),
+            )
+            .await?;
         let mut connection = Connection::new(after.is_some(), has_next);
         connection.edges.extend(docs.iter().map(|d| {
             Edge::new(
@@ -297,6 +306,16 @@ impl QueryRoot {
                 visible.push(item);
             }
         }
+        // Each case shown is a read of case data: recorded, in one
+        // statement, before the page is answered.
+        api(ctx)?
+            .audit_reads(
+                p,
+                "READ_WORK_QUEUE",
+                "CASE",
+                visible.iter().map(|i| i.case_id.to_string()),
+            )
+            .await?;
         let mut connection = Connection::new(cursor.is_some(), has_next);
         connection.edges.extend(visible.into_iter().map(|item| {
             let cursor = format!("{}|{}", item.phase_entered_at.to_rfc3339(), item.case_id);
@@ -474,6 +493,7 @@ fn describe_access(action: &str) -> &'static str {
     match action {
         "READ_CLAIM" => "Looked at your claim",
         "READ_TIMELINE" => "Looked at your claim's history",
+        "READ_WORK_QUEUE" => "Saw your claim in a work queue",
         "SUBSCRIBE_CLAIM" => "Followed your claim's status",
         "READ_CASE_CONTEXT" | "CASE_CONTEXT_BY_FILE_NUMBER" | "CASE_CONTEXT_BY_IDENTITY" => {
             "Opened your record (a call or a visit)"

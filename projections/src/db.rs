@@ -450,25 +450,56 @@ impl ReadDb {
     }
 
     pub async fn record_audit(&self, r: &AuditRecord) -> Result<(), ReadError> {
-        on_db!(self, write, pool, sql => {
-            sqlx::query(&sql(
-                "INSERT INTO audit_log (id, tenant_id, at, actor, roles, action, subject_type, subject_id, purpose, outcome, office) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            ))
-            .bind(r.id)
-            .bind(&r.tenant)
-            .bind(r.at)
-            .bind(&r.actor)
-            .bind(&r.roles)
-            .bind(&r.action)
-            .bind(&r.subject_type)
-            .bind(&r.subject_id)
-            .bind(&r.purpose)
-            .bind(&r.outcome)
-            .bind(&r.office)
-            .execute(pool)
-            .await?;
-        });
+        self.record_audits(std::slice::from_ref(r)).await
+    }
+
+    /// Several audit records in one statement per 200 (a page of a work
+    /// queue: one record per case shown), durable when this returns.
+    pub async fn record_audits(&self, records: &[AuditRecord]) -> Result<(), ReadError> {
+        for chunk in records.chunks(200) {
+            let rows = (0..chunk.len())
+                .map(|i| {
+                    let at = i * 11;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                        at + 1,
+                        at + 2,
+                        at + 3,
+                        at + 4,
+                        at + 5,
+                        at + 6,
+                        at + 7,
+                        at + 8,
+                        at + 9,
+                        at + 10,
+                        at + 11
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let text = format!(
+                "INSERT INTO audit_log (id, tenant_id, at, actor, roles, action, subject_type, subject_id, purpose, outcome, office) VALUES {rows}"
+            );
+            on_db!(self, write, pool, sql => {
+                let text = sql(&text);
+                let mut q = sqlx::query(&text);
+                for r in chunk {
+                    q = q
+                        .bind(r.id)
+                        .bind(&r.tenant)
+                        .bind(r.at)
+                        .bind(&r.actor)
+                        .bind(&r.roles)
+                        .bind(&r.action)
+                        .bind(&r.subject_type)
+                        .bind(&r.subject_id)
+                        .bind(&r.purpose)
+                        .bind(&r.outcome)
+                        .bind(&r.office);
+                }
+                q.execute(pool).await?;
+            });
+        }
         Ok(())
     }
 

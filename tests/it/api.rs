@@ -1342,3 +1342,78 @@ async fn citizens_see_who_read_their_data(backend: Backend) {
     }
 }
 both!(citizens_see_who_read_their_data);
+
+/// Every staff read of case data is in the audit log before the answer:
+/// a work queue page records each case shown (one statement), and a read
+/// whose record cannot be written is not answered (fail closed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_reads_are_audited_and_fail_closed() {
+    let w = api_world(Backend::Sqlite).await;
+    let s = seed(&w, "alpha", "123456789").await;
+    w.settle().await;
+    let cw = w.token("alpha", "cw-6", &[Role::Caseworker], None, false);
+    let page = w
+        .gql(
+            Some(&cw),
+            "{ workQueue(queue: UNASSIGNED) { edges { node { caseId } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        page["data"]["workQueue"]["edges"][0]["node"]["caseId"], s.case_id,
+        "{page}"
+    );
+    let mail = w
+        .gql(
+            Some(&cw),
+            "{ unidentifiedMail { edges { node { documentId } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(mail["errors"].is_null(), "{mail}");
+    let supervisor = w.token("alpha", "sup-1", &[Role::Supervisor], None, false);
+    let audit = w
+        .gql(
+            Some(&supervisor),
+            "{ auditLog(first: 50) { edges { node { actor action subjectId outcome } } } }",
+            json!({}),
+        )
+        .await;
+    let rows = audit["data"]["auditLog"]["edges"].to_string();
+    assert!(
+        rows.contains(&format!(
+            "{{\"action\":\"READ_WORK_QUEUE\",\"actor\":\"cw-6\",\"outcome\":\"ALLOWED\",\"subjectId\":\"{}\"}}",
+            s.case_id
+        )),
+        "{rows}"
+    );
+    // The citizen sees it in their data tracker.
+    let tracker = w
+        .gql(
+            Some(&s.citizen),
+            "{ myDataAccessLog { edges { node { action description } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        tracker
+            .to_string()
+            .contains("Saw your claim in a work queue"),
+        "{tracker}"
+    );
+
+    // The audit log cannot be written: staff reads fail, coded; the
+    // citizen's own read (not an access by the agency) still works.
+    let pool = sqlx::SqlitePool::connect(&w.t.url).await.unwrap();
+    sqlx::query("ALTER TABLE audit_log RENAME TO audit_log_away")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let refused = w.gql(Some(&cw), CLAIM, json!({"id": s.case_id})).await;
+    assert_eq!(refused["data"], Value::Null, "{refused}");
+    assert!(error_code(&refused).is_some(), "{refused}");
+    let own = w
+        .gql(Some(&s.citizen), CLAIM, json!({"id": s.case_id}))
+        .await;
+    assert_eq!(own["data"]["claim"]["id"], s.case_id, "{own}");
+}
