@@ -289,7 +289,10 @@ impl Intake {
                         )
                     })?;
                 if !rule.principals.contains(caller.actor.as_str()) {
-                    return refuse("this principal");
+                    return Err(IntakeError::new(
+                        "CHANNEL_NOT_ALLOWED",
+                        "this channel takes submissions only from the principals registered for it",
+                    ));
                 }
                 if !rule.kinds.contains(&s.kind) {
                     return Err(IntakeError::new(
