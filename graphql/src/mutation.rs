@@ -515,17 +515,11 @@ impl MutationRoot {
         let run = Run::new(ctx)?;
         let channel = channel_of(run.p, None)?;
         // The agency's accepted types, as on every channel (`documentTypes`).
-        if !api(ctx)?
+        api(ctx)?
             .intake
             .registry()
-            .accepts_document_type(&run.p.tenant, &input.document_type)
-        {
-            return Err(ApiError::Refused {
-                code: "UNKNOWN_DOCUMENT_TYPE",
-                message: "the document type (documentType) is not one this agency accepts (documentTypes)".into(),
-            }
-            .into());
-        }
+            .require_document_type(&run.p.tenant, &input.document_type)
+            .map_err(intake_error)?;
         Ok(run
             .on_case(
                 &case_id,

@@ -152,6 +152,22 @@ impl Registry {
             None => DEFAULT_DOCUMENT_TYPES.contains(&document_type),
         }
     }
+
+    /// The agency's rule for a document type on every channel: accepted,
+    /// or `UNKNOWN_DOCUMENT_TYPE`.
+    pub fn require_document_type(
+        &self,
+        tenant: &TenantId,
+        document_type: &str,
+    ) -> Result<(), IntakeError> {
+        if self.accepts_document_type(tenant, document_type) {
+            return Ok(());
+        }
+        Err(IntakeError::new(
+            "UNKNOWN_DOCUMENT_TYPE",
+            "the document type (documentType) is not one this agency accepts (GET /intake/document-types, GraphQL documentTypes)",
+        ))
+    }
 }
 
 /// Who is submitting, from the authenticated principal.
@@ -580,15 +596,9 @@ impl Intake {
         };
         self.authorize(caller, s)?;
         // The agency's accepted document types hold on every channel.
-        if s.documents.iter().any(|d| {
-            !self
-                .registry
-                .accepts_document_type(&caller.tenant, d.document_type.as_str())
-        }) {
-            return Err(IntakeError::new(
-                "UNKNOWN_DOCUMENT_TYPE",
-                "the document type (documentType) is not one this agency accepts (GET /intake/document-types)",
-            ));
+        for d in &s.documents {
+            self.registry
+                .require_document_type(&caller.tenant, d.document_type.as_str())?;
         }
         // An agent's choice of claimant is part of what is filed.
         let fingerprint = match (fingerprint, resolved) {

@@ -340,12 +340,7 @@ fn entry_submission(
         checksum: raw.checksum.clone(),
         storage_ref: raw.storage_ref.clone(),
     })?;
-    if !registry.accepts_document_type(tenant, document.document_type.as_str()) {
-        return Err(IntakeError::new(
-            "UNKNOWN_DOCUMENT_TYPE",
-            "the document type (documentType) is not one this agency accepts (GET /intake/document-types)",
-        ));
-    }
+    registry.require_document_type(tenant, document.document_type.as_str())?;
     let kind = raw.kind.unwrap_or_else(|| default_kind(&raw.document_type));
     if kind == Kind::NewClaim && (raw.benefit_type.is_none() || raw.contentions.is_empty()) {
         return Err(IntakeError::new(

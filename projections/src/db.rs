@@ -457,26 +457,7 @@ impl ReadDb {
     /// queue: one record per case shown), durable when this returns.
     pub async fn record_audits(&self, records: &[AuditRecord]) -> Result<(), ReadError> {
         for chunk in records.chunks(200) {
-            let rows = (0..chunk.len())
-                .map(|i| {
-                    let at = i * 11;
-                    format!(
-                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                        at + 1,
-                        at + 2,
-                        at + 3,
-                        at + 4,
-                        at + 5,
-                        at + 6,
-                        at + 7,
-                        at + 8,
-                        at + 9,
-                        at + 10,
-                        at + 11
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
+            let rows = crate::projector::placeholders(chunk.len(), 11);
             let text = format!(
                 "INSERT INTO audit_log (id, tenant_id, at, actor, roles, action, subject_type, subject_id, purpose, outcome, office) VALUES {rows}"
             );

@@ -27,6 +27,31 @@ pub(crate) const CLAIM: &str = "query($id: ID!) {
   }
 }";
 
+/// A caseworker asks the claimant for evidence (due 2027-01-15); the new
+/// request's id.
+pub async fn ask_evidence(
+    w: &ApiWorld,
+    token: &str,
+    case_id: &str,
+    key: &str,
+    description: &str,
+) -> String {
+    let ask = "mutation($c: ID!, $k: String!, $d: String!) { requestEvidence(caseId: $c, idempotencyKey: $k, input: { description: $d, neededFromClaimant: true, dueDate: \"2027-01-15\" }) { claim { evidenceRequests { id description } } } }";
+    let asked = w
+        .gql(
+            Some(token),
+            ask,
+            json!({"c": case_id, "k": key, "d": description}),
+        )
+        .await;
+    asked["data"]["requestEvidence"]["claim"]["evidenceRequests"]
+        .as_array()
+        .and_then(|rs| rs.iter().rev().find(|r| r["description"] == description))
+        .and_then(|r| r["id"].as_str())
+        .unwrap_or_else(|| panic!("{asked}"))
+        .to_owned()
+}
+
 pub struct Seeded {
     pub claimant: String,
     pub case_id: String,
@@ -809,12 +834,7 @@ async fn replays_survive_the_fingerprint_upgrade(backend: Backend) {
     let w = api_world(backend).await;
     let s = seed(&w, "alpha", "123456789").await;
     let cw = w.token("alpha", "cw-1", &[Role::Caseworker], None, false);
-    let ask = "mutation($c: ID!) { requestEvidence(caseId: $c, idempotencyKey: \"e1\", input: { description: \"Audiology exam results\", neededFromClaimant: true, dueDate: \"2027-01-15\" }) { claim { evidenceRequests { id } } } }";
-    let asked = w.gql(Some(&cw), ask, json!({"c": s.case_id})).await;
-    let request = asked["data"]["requestEvidence"]["claim"]["evidenceRequests"][0]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{asked}"))
-        .to_owned();
+    let request = ask_evidence(&w, &cw, &s.case_id, "e1", "Audiology exam results").await;
     let review = "mutation($c: ID!, $r: ID!, $why: String) { reviewEvidence(caseId: $c, requestId: $r, status: NO_LONGER_REQUIRED, reason: $why, idempotencyKey: \"old-1\") { version replayed } }";
     let first = w
         .gql(Some(&cw), review, json!({"c": s.case_id, "r": request}))
@@ -881,14 +901,7 @@ async fn replays_survive_the_fingerprint_upgrade(backend: Backend) {
     );
     // New records: explicit null and absent are one request.
     let fresh = "mutation($c: ID!, $r: ID!, $why: String) { reviewEvidence(caseId: $c, requestId: $r, status: NEEDED_FROM_OTHERS, reason: $why, idempotencyKey: \"new-1\") { replayed } }";
-    let ask2 = "mutation($c: ID!) { requestEvidence(caseId: $c, idempotencyKey: \"e2\", input: { description: \"Service records\", neededFromClaimant: true, dueDate: \"2027-01-15\" }) { claim { evidenceRequests { id description } } } }";
-    let asked = w.gql(Some(&cw), ask2, json!({"c": s.case_id})).await;
-    let second = asked["data"]["requestEvidence"]["claim"]["evidenceRequests"]
-        .as_array()
-        .and_then(|rs| rs.iter().find(|r| r["description"] == "Service records"))
-        .and_then(|r| r["id"].as_str())
-        .unwrap_or_else(|| panic!("{asked}"))
-        .to_owned();
+    let second = ask_evidence(&w, &cw, &s.case_id, "e2", "Service records").await;
     let a = w
         .gql(Some(&cw), fresh, json!({"c": s.case_id, "r": second}))
         .await;
@@ -926,12 +939,7 @@ async fn refusals_name_fields_and_carry_values_in_extensions() {
         r["errors"][0]["message"],
         "the evidence request named in requestId is not on the case"
     );
-    let ask = "mutation($c: ID!) { requestEvidence(caseId: $c, idempotencyKey: \"e1\", input: { description: \"Audiology exam results\", neededFromClaimant: true, dueDate: \"2027-01-15\" }) { claim { evidenceRequests { id } } } }";
-    let asked = w.gql(Some(&cw), ask, json!({"c": s.case_id})).await;
-    let request = asked["data"]["requestEvidence"]["claim"]["evidenceRequests"][0]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{asked}"))
-        .to_owned();
+    let request = ask_evidence(&w, &cw, &s.case_id, "e1", "Audiology exam results").await;
     let r = w
         .gql(
             Some(&cw),
