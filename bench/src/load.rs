@@ -230,6 +230,8 @@ impl CommandClient {
                 received_at: chrono::Utc::now(),
                 channel: Channel::Web,
                 request: None,
+                filed_as: domain::case::DocumentFiling::Evidence,
+                on_late: domain::case::LateEvidence::default(),
             })
         };
         Some((case, key, command))

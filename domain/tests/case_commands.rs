@@ -242,6 +242,7 @@ fn an_unlinked_document_is_just_attached() {
         .then(vec![E::DocumentAttached {
             document: document_of(&doc),
             request: None,
+            filed_as: DocumentFiling::Evidence,
         }]);
     assert_eq!(then.file().documents, vec![document_of(&doc)]);
 }
@@ -261,6 +262,7 @@ fn a_document_answering_an_awaited_request_puts_it_up_for_review() {
                 E::DocumentAttached {
                     document: document_of(&doc),
                     request: Some(req_id(1)),
+                    filed_as: DocumentFiling::Evidence,
                 },
                 status_changed(req_id(1), status, SubmittedAwaitingReview),
             ]);
@@ -286,6 +288,7 @@ fn a_document_for_a_request_already_under_review_changes_no_status() {
         .then(vec![E::DocumentAttached {
             document: document_of(&doc),
             request: Some(req_id(1)),
+            filed_as: DocumentFiling::Evidence,
         }]);
     assert_eq!(then.file().requests[0].documents, vec![doc_id(2)]);
 }
@@ -305,6 +308,7 @@ fn the_same_document_twice_is_refused() {
         [E::DocumentAttached {
             document: document_of(&doc),
             request: None,
+            filed_as: DocumentFiling::Evidence,
         }],
     ))
     .when(C::AttachDocument(doc))
@@ -317,6 +321,7 @@ fn with_unlinked_document(history: Vec<CaseEvent>) -> Vec<CaseEvent> {
         [E::DocumentAttached {
             document: document_of(&attach_document(1, None)),
             request: None,
+            filed_as: DocumentFiling::Evidence,
         }],
     )
 }
@@ -1951,6 +1956,7 @@ fn document_event() -> CaseEvent {
     E::DocumentAttached {
         document: document_of(&attach_document(1, None)),
         request: None,
+        filed_as: DocumentFiling::Evidence,
     }
 }
 
@@ -2137,4 +2143,203 @@ fn command_names_are_distinct() {
     names.sort_unstable();
     names.dedup();
     assert_eq!(names.len(), 21);
+}
+
+// ------------------------------------------------ unlinked and late evidence
+
+fn late_reason() -> Text {
+    text("New evidence arrived after evidence gathering; it is reviewed before a decision.")
+}
+
+fn attached(doc: &AttachDocument) -> CaseEvent {
+    E::DocumentAttached {
+        document: document_of(doc),
+        request: doc.request,
+        filed_as: doc.filed_as,
+    }
+}
+
+#[test]
+fn evidence_without_a_request_waits_for_a_link_and_leaves_when_linked_or_marked() {
+    let then = given(with_request(1, true))
+        .when(C::AttachDocument(attach_document(1, None)))
+        .then(vec![attached(&attach_document(1, None))]);
+    assert_eq!(then.file().unlinked, vec![doc_id(1)]);
+
+    let unlinked = with_unlinked_document(with_request(1, true));
+    let linked = given(unlinked.clone())
+        .when(C::LinkDocument {
+            document: doc_id(1),
+            request: req_id(1),
+        })
+        .then(vec![
+            E::DocumentLinked {
+                document: doc_id(1),
+                request: req_id(1),
+            },
+            status_changed(req_id(1), NeededFromYou, SubmittedAwaitingReview),
+        ]);
+    assert!(linked.file().unlinked.is_empty());
+
+    let marked = given(unlinked)
+        .when(C::MarkDocumentNeedsNoLink {
+            document: doc_id(1),
+            reason: text("A duplicate of the claim form"),
+        })
+        .then(vec![E::DocumentNeedsNoLink {
+            document: doc_id(1),
+            reason: text("A duplicate of the claim form"),
+        }]);
+    assert!(marked.file().unlinked.is_empty());
+}
+
+#[test]
+fn marking_a_linked_or_submission_document_changes_nothing_and_an_unknown_one_is_refused() {
+    let mut with_claim = attach_document(2, None);
+    with_claim.filed_as = DocumentFiling::WithSubmission;
+    let history = with(received(), [attached(&with_claim)]);
+    let mark = |n| C::MarkDocumentNeedsNoLink {
+        document: doc_id(n),
+        reason: text("not evidence"),
+    };
+    let then = given(history.clone()).when(mark(2)).then_nothing();
+    assert!(then.file().unlinked.is_empty());
+    given(history)
+        .when(mark(9))
+        .then_error(DomainError::DocumentNotFound(doc_id(9)));
+}
+
+#[test]
+fn evidence_after_gathering_moves_the_case_back_with_reason_and_estimate() {
+    for phase in [Phase::ReviewOfEvidence, Phase::PreparationForDecision] {
+        let mut doc = attach_document(1, None);
+        let new_estimate = estimate(day(2024, 6, 1), day(2024, 8, 1));
+        doc.on_late = LateEvidence::PhaseBack {
+            estimate: Some(new_estimate),
+        };
+        let then = given(in_phase(phase))
+            .when(C::AttachDocument(doc.clone()))
+            .then(vec![
+                attached(&doc),
+                E::PhaseChanged {
+                    from: phase,
+                    to: Phase::GatheringOfEvidence,
+                    back: true,
+                    reason: Some(late_reason()),
+                },
+                E::EstimateChanged {
+                    estimate: new_estimate,
+                    reason: EstimateReason::PhaseMovedBack(Phase::GatheringOfEvidence),
+                },
+            ]);
+        assert_eq!(then.file().phase, Phase::GatheringOfEvidence);
+        assert!(then.file().late_evidence.is_empty());
+    }
+}
+
+#[test]
+fn evidence_during_decision_approval_voids_the_proposed_decision() {
+    let doc = attach_document(1, None);
+    let then = given(pending_approval(grant_both()))
+        .when(C::AttachDocument(doc.clone()))
+        .then(vec![
+            attached(&doc),
+            E::PhaseChanged {
+                from: Phase::PendingDecisionApproval,
+                to: Phase::GatheringOfEvidence,
+                back: true,
+                reason: Some(late_reason()),
+            },
+        ]);
+    assert_eq!(then.file().decision, None);
+}
+
+#[test]
+fn evidence_in_gathering_or_filed_with_a_submission_changes_no_phase() {
+    let doc = attach_document(1, None);
+    given(in_phase(Phase::GatheringOfEvidence))
+        .when(C::AttachDocument(doc.clone()))
+        .then(vec![attached(&doc)]);
+    let mut waiver = attach_document(2, None);
+    waiver.filed_as = DocumentFiling::WithSubmission;
+    given(in_phase(Phase::PreparationForDecision))
+        .when(C::AttachDocument(waiver.clone()))
+        .then(vec![attached(&waiver)]);
+}
+
+#[test]
+fn under_the_work_item_rule_late_evidence_is_flagged_until_acknowledged() {
+    let mut doc = attach_document(1, None);
+    doc.on_late = LateEvidence::WorkItem;
+    let then = given(in_phase(Phase::PreparationForDecision))
+        .when(C::AttachDocument(doc.clone()))
+        .then(vec![
+            attached(&doc),
+            E::LateEvidenceFlagged {
+                document: doc_id(1),
+                phase: Phase::PreparationForDecision,
+            },
+        ]);
+    assert_eq!(then.file().phase, Phase::PreparationForDecision);
+    assert_eq!(then.file().late_evidence, vec![doc_id(1)]);
+
+    let flagged = with(
+        in_phase(Phase::PreparationForDecision),
+        [
+            attached(&doc),
+            E::LateEvidenceFlagged {
+                document: doc_id(1),
+                phase: Phase::PreparationForDecision,
+            },
+        ],
+    );
+    let acknowledged = given(flagged.clone())
+        .when(C::AcknowledgeLateEvidence {
+            document: doc_id(1),
+        })
+        .then(vec![E::LateEvidenceAcknowledged {
+            document: doc_id(1),
+        }]);
+    assert!(acknowledged.file().late_evidence.is_empty());
+    // Acknowledged already: nothing more to do.
+    given(with(
+        flagged.clone(),
+        [E::LateEvidenceAcknowledged {
+            document: doc_id(1),
+        }],
+    ))
+    .when(C::AcknowledgeLateEvidence {
+        document: doc_id(1),
+    })
+    .then_nothing();
+    // Moving back to gathering makes it ordinary evidence.
+    let back = given(flagged)
+        .when(C::ChangePhase {
+            to: Phase::GatheringOfEvidence,
+            reason: Some(text("Reviewing the new records")),
+            estimate: None,
+        })
+        .then(vec![E::PhaseChanged {
+            from: Phase::PreparationForDecision,
+            to: Phase::GatheringOfEvidence,
+            back: true,
+            reason: Some(text("Reviewing the new records")),
+        }]);
+    assert!(back.file().late_evidence.is_empty());
+}
+
+#[test]
+fn after_approval_late_evidence_is_always_a_work_item_and_the_decision_stands() {
+    let doc = attach_document(1, None);
+    let then = given(approved(grant_both()))
+        .when(C::AttachDocument(doc.clone()))
+        .then(vec![
+            attached(&doc),
+            E::LateEvidenceFlagged {
+                document: doc_id(1),
+                phase: Phase::PreparationForNotification,
+            },
+        ]);
+    assert!(then.file().decision.is_some());
+    assert_eq!(then.file().phase, Phase::PreparationForNotification);
 }

@@ -89,14 +89,30 @@ fn command(kind: u8, a: u8, b: u8, c: u8, d: u8) -> CaseCommand {
             ["web-1", "x-2", "x-3"][usize::from(c % 3)],
             received_times()[usize::from(d % 4)],
         )),
-        7..=11 => C::AttachDocument(attach_document(
-            u128::from(a % 4) + 1,
-            (!one_in(b, 5)).then(|| req(b)),
-        )),
-        12..=15 => C::LinkDocument {
+        7..=11 => {
+            let mut document =
+                attach_document(u128::from(a % 4) + 1, (!one_in(b, 5)).then(|| req(b)));
+            if one_in(c, 4) {
+                document.filed_as = DocumentFiling::WithSubmission;
+            }
+            document.on_late = match d % 3 {
+                0 => LateEvidence::WorkItem,
+                1 => LateEvidence::PhaseBack { estimate: None },
+                _ => LateEvidence::PhaseBack {
+                    estimate: Some(estimate(day(2024, 7, 1), day(2024, 9, 1))),
+                },
+            };
+            C::AttachDocument(document)
+        }
+        12..=13 => C::LinkDocument {
             document: doc(a),
             request: req(b),
         },
+        14 => C::MarkDocumentNeedsNoLink {
+            document: doc(a),
+            reason: text("Not evidence for this claim"),
+        },
+        15 => C::AcknowledgeLateEvidence { document: doc(a) },
         16..=22 => {
             let mut request = evidence_request(
                 u128::from(a % 4) + 1,
@@ -626,6 +642,16 @@ proptest! {
                     .iter()
                     .any(|x| x.id == *c && x.adjudication != Adjudication::Pending));
                 prop_assert!(!file.active_appeals[..i].iter().any(|(o, _)| o == c));
+            }
+            // A document waits for a link only while no request has it, and
+            // late evidence waits only past evidence gathering.
+            for id in &file.unlinked {
+                prop_assert!(file.documents.iter().any(|x| x.id == *id));
+                prop_assert!(!file.requests.iter().any(|r| r.documents.contains(id)));
+            }
+            for id in &file.late_evidence {
+                prop_assert!(file.documents.iter().any(|x| x.id == *id));
+                prop_assert!(file.phase > Phase::GatheringOfEvidence, "{:?}", file.phase);
             }
             // Ids are unique.
             let mut docs: Vec<_> = file.documents.iter().map(|x| x.id).collect();

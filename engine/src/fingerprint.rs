@@ -14,7 +14,9 @@
 //! ([`Fingerprint::legacy`]), and a stored record equal to either is a
 //! replay.
 
-use domain::case::{AttachDocument, ContactKind, NewChannelEntry, NewEvidenceRequest, RequestKind};
+use domain::case::{
+    AttachDocument, ContactKind, DocumentFiling, NewChannelEntry, NewEvidenceRequest, RequestKind,
+};
 use domain::claimant::{ClaimantCommand, ClaimantEvent, ClaimantPii};
 use domain::{CaseCommand, Submitter};
 use serde_json::{json, Map, Value};
@@ -109,7 +111,7 @@ fn entry(e: &NewChannelEntry) -> Value {
 }
 
 fn document(d: &AttachDocument) -> Value {
-    json!({
+    let mut value = json!({
         "id": d.id.to_string(),
         "documentType": d.document_type.as_str(),
         "pages": d.pages,
@@ -118,7 +120,13 @@ fn document(d: &AttachDocument) -> Value {
         "receivedAt": d.received_at.to_rfc3339(),
         "channel": d.channel.code(),
         "requestId": d.request.map(|r| r.to_string()),
-    })
+    });
+    // Added later: written only when it is not the default, so the form of
+    // every request made before it is unchanged.
+    if d.filed_as != DocumentFiling::Evidence {
+        value["filedAs"] = json!(d.filed_as.code());
+    }
+    value
 }
 
 fn request(r: &NewEvidenceRequest) -> Value {
@@ -137,7 +145,8 @@ fn request(r: &NewEvidenceRequest) -> Value {
 
 /// The canonical form of a case command: its kind is `case:<name>`, its
 /// fields under stable camelCase names. Values the pipeline fills in from
-/// configuration (estimates) are not part of the request and left out.
+/// configuration (estimates, the late-evidence rule) are not part of the
+/// request and left out.
 pub fn case_command(command: &CaseCommand) -> (String, Value) {
     use CaseCommand as C;
     let text = |t: &Option<domain::Text>| t.as_ref().map(|t| t.as_str().to_owned());
@@ -155,6 +164,10 @@ pub fn case_command(command: &CaseCommand) -> (String, Value) {
         C::LinkDocument { document, request } => {
             json!({"documentId": document.to_string(), "requestId": request.to_string()})
         }
+        C::MarkDocumentNeedsNoLink { document, reason } => {
+            json!({"documentId": document.to_string(), "reason": reason.as_str()})
+        }
+        C::AcknowledgeLateEvidence { document } => json!({"documentId": document.to_string()}),
         C::RequestEvidence(r) => json!({"request": request(r)}),
         C::SubmitWaiver5103 { received_at } => json!({"receivedAt": received_at.to_rfc3339()}),
         C::ReviewEvidence {
@@ -230,6 +243,12 @@ pub fn legacy_case_command(command: &CaseCommand) -> Option<String> {
             "ProposeDecision {{ adjudications: {adjudications:?} }}"
         )),
         CaseCommand::ProposeDecision { .. } => None,
+        // Gained `filed_as` (and the pipeline-filled `on_late`).
+        CaseCommand::AttachDocument(d) if d.filed_as == DocumentFiling::Evidence => Some(format!(
+            "AttachDocument(AttachDocument {{ id: {:?}, document_type: {:?}, pages: {:?}, checksum: {:?}, storage_ref: {:?}, received_at: {:?}, channel: {:?}, request: {:?} }})",
+            d.id, d.document_type, d.pages, d.checksum, d.storage_ref, d.received_at, d.channel, d.request
+        )),
+        CaseCommand::AttachDocument(_) => None,
         other => Some(format!("{other:?}")),
     }
 }

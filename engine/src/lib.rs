@@ -14,4 +14,4 @@ mod tenants;
 pub use error::EngineError;
 pub use fingerprint::Fingerprint;
 pub use pipeline::*;
-pub use tenants::{BenefitConfig, TenantConfig, Tenants};
+pub use tenants::{BenefitConfig, LateEvidenceRule, TenantConfig, Tenants};

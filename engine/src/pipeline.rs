@@ -2,9 +2,11 @@
 
 use crate::error::EngineError;
 use crate::fingerprint::{self, Fingerprint};
-use crate::tenants::{TenantConfig, Tenants};
+use crate::tenants::{LateEvidenceRule, TenantConfig, Tenants};
 use chrono::{DateTime, SubsecRound, Utc};
-use domain::case::{AppealLink, NewChannelEntry, NewContention, SubmitClaim};
+use domain::case::{
+    AppealLink, AttachDocument, LateEvidence, NewChannelEntry, NewContention, SubmitClaim,
+};
 use domain::claimant::{ClaimantCommand, ClaimantPii};
 use domain::*;
 use quick_cache::sync::Cache;
@@ -695,7 +697,7 @@ impl Engine {
                     Err(EngineError::VersionConflict { current: version })
                 }
                 _ => self
-                    .with_estimate(env, &case, &command, ctx.now)
+                    .with_configuration(env, &case, &command, ctx.now)
                     .and_then(|c| Ok((case.decide(&c, &ctx)?, c))),
             };
             // A refusal, or "nothing to change", is only known on current state.
@@ -780,8 +782,10 @@ impl Engine {
         Err(EngineError::VersionConflict { current: version })
     }
 
-    /// Fills in the tenant's estimate for phase changes.
-    fn with_estimate(
+    /// Fills in the tenant's configuration: the estimate for phase changes,
+    /// the late-evidence rule (and the estimate it would go back to) for
+    /// documents.
+    fn with_configuration(
         &self,
         env: &Envelope,
         case: &Case,
@@ -801,6 +805,23 @@ impl Engine {
                 reason: reason.clone(),
                 estimate: self.tenant(&env.tenant)?.estimate(&file.benefit, *to, now),
             }),
+            (CaseCommand::AttachDocument(doc), Some(file)) => {
+                let tenant = self.tenant(&env.tenant)?;
+                let on_late = match tenant.late_evidence {
+                    LateEvidenceRule::PhaseBack => LateEvidence::PhaseBack {
+                        estimate: tenant.estimate(
+                            &file.benefit,
+                            domain::Phase::GatheringOfEvidence,
+                            now,
+                        ),
+                    },
+                    LateEvidenceRule::WorkItem => LateEvidence::WorkItem,
+                };
+                Ok(CaseCommand::AttachDocument(AttachDocument {
+                    on_late,
+                    ..doc.clone()
+                }))
+            }
             _ => Ok(command.clone()),
         }
     }

@@ -18,6 +18,19 @@ pub struct TenantConfig {
     /// Whether a citizen's data-access log names the staff member who read
     /// (by default it says only the office and the role).
     pub access_log_names_staff: bool,
+    /// What evidence arriving after evidence gathering does.
+    pub late_evidence: LateEvidenceRule,
+}
+
+/// The agency's rule for evidence that arrives after evidence gathering.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LateEvidenceRule {
+    /// Back to `GATHERING_OF_EVIDENCE`, estimate recomputed (the default).
+    #[default]
+    PhaseBack,
+    /// The phase stays; the assigned caseworker gets a work item.
+    WorkItem,
 }
 
 /// All tenants this deployment serves.

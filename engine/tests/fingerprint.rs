@@ -77,10 +77,19 @@ fn case_commands() -> Vec<CaseCommand> {
             received_at: at(),
             channel: Channel::MailScan,
             request: Some(RequestId::from_uuid(id(5))),
+            filed_as: DocumentFiling::Evidence,
+            on_late: LateEvidence::default(),
         }),
         C::LinkDocument {
             document: DocumentId::from_uuid(id(4)),
             request: RequestId::from_uuid(id(5)),
+        },
+        C::MarkDocumentNeedsNoLink {
+            document: DocumentId::from_uuid(id(4)),
+            reason: text("A copy of the claim form"),
+        },
+        C::AcknowledgeLateEvidence {
+            document: DocumentId::from_uuid(id(4)),
         },
         C::RequestEvidence(NewEvidenceRequest {
             id: RequestId::from_uuid(id(5)),
@@ -180,7 +189,7 @@ fn each_command_kinds_fingerprint_input_is_pinned() {
         let (kind, fields) = fingerprint::claimant_command(&command);
         pinned.insert(kind, Value::String(fingerprint::canonical(&fields)));
     }
-    assert_eq!(pinned.len(), 21 + 6, "every kind once");
+    assert_eq!(pinned.len(), 23 + 6, "every kind once");
     insta::assert_json_snapshot!("fingerprint_inputs", pinned);
 }
 
@@ -235,6 +244,39 @@ fn the_previous_forms_text_is_kept_for_recognising_old_records() {
     assert_eq!(
         fingerprint::legacy_case_command(&assign).as_deref(),
         Some("Assign { assignee: ActorId(\"cw-1\"), reassign: false }")
+    );
+    // A document as the previous build printed it (before `filed_as`).
+    let document = |filed_as| {
+        CaseCommand::AttachDocument(AttachDocument {
+            id: DocumentId::from_uuid(id(4)),
+            document_type: DocumentType::parse("MEDICAL_RECORD").unwrap(),
+            pages: 3,
+            checksum: Checksum::parse(&format!("sha256:{}", "a".repeat(64))).unwrap(),
+            storage_ref: StorageRef::parse("s3://bucket/doc-4").unwrap(),
+            received_at: at(),
+            channel: Channel::MailScan,
+            request: None,
+            filed_as,
+            on_late: LateEvidence::WorkItem,
+        })
+    };
+    assert_eq!(
+        fingerprint::legacy_case_command(&document(DocumentFiling::Evidence)).as_deref(),
+        Some(format!("AttachDocument(AttachDocument {{ id: DocumentId(00000000-0000-0000-0000-000000000004), document_type: DocumentType(\"MEDICAL_RECORD\"), pages: 3, checksum: Checksum(\"sha256:{}\"), storage_ref: StorageRef(\"s3://bucket/doc-4\"), received_at: {:?}, channel: MailScan, request: None }})", "a".repeat(64), at())).as_deref()
+    );
+    assert_eq!(
+        fingerprint::legacy_case_command(&document(DocumentFiling::WithSubmission)),
+        None
+    );
+    // The pipeline-filled rule is not part of the request.
+    let (kind, fields) = fingerprint::case_command(&document(DocumentFiling::Evidence));
+    let CaseCommand::AttachDocument(mut phase_back) = document(DocumentFiling::Evidence) else {
+        unreachable!()
+    };
+    phase_back.on_late = LateEvidence::default();
+    assert_eq!(
+        (kind, fields),
+        fingerprint::case_command(&CaseCommand::AttachDocument(phase_back))
     );
     let f = Fingerprint::of("k", &json!({})).or_legacy("old".into());
     assert!(f.matches("old") && f.matches(&f.current) && !f.matches("other"));

@@ -543,7 +543,64 @@ impl MutationRoot {
                             .map(parse_id)
                             .transpose()?
                             .map(RequestId::from_uuid),
+                        filed_as: dc::DocumentFiling::Evidence,
+                        on_late: dc::LateEvidence::default(),
                     }))
+                },
+            )
+            .await?)
+    }
+
+    /// Marks an evidence document that arrived without a request as
+    /// answering none (it leaves the `UNLINKED_DOCUMENTS` queue), with the
+    /// reason. Nothing changes for a document already linked or marked.
+    async fn mark_document_needs_no_link(
+        &self,
+        ctx: &Context<'_>,
+        case_id: ID,
+        document_id: ID,
+        reason: String,
+        idempotency_key: String,
+    ) -> async_graphql::Result<ClaimPayload> {
+        let run = Run::new(ctx)?;
+        Ok(run
+            .on_case(
+                &case_id,
+                &idempotency_key,
+                STAFF,
+                None,
+                &(&document_id, &reason),
+                |_, _| {
+                    Ok(CaseCommand::MarkDocumentNeedsNoLink {
+                        document: DocumentId::from_uuid(parse_id(&document_id)?),
+                        reason: text("reason", &reason)?,
+                    })
+                },
+            )
+            .await?)
+    }
+
+    /// The caseworker has looked at evidence that arrived after evidence
+    /// gathering (it leaves the `LATE_EVIDENCE` queue; the phase stays).
+    async fn acknowledge_late_evidence(
+        &self,
+        ctx: &Context<'_>,
+        case_id: ID,
+        document_id: ID,
+        idempotency_key: String,
+    ) -> async_graphql::Result<ClaimPayload> {
+        let run = Run::new(ctx)?;
+        Ok(run
+            .on_case(
+                &case_id,
+                &idempotency_key,
+                CASEWORK,
+                None,
+                &document_id,
+                |_, _| {
+                    Ok(CaseCommand::AcknowledgeLateEvidence {
+                        document: DocumentId::from_uuid(parse_id(&document_id)?),
+                    })
                 },
             )
             .await?)

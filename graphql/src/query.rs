@@ -4,12 +4,13 @@ use crate::auth::Role;
 use crate::context::{api, principal, require, STAFF};
 use crate::error::{ApiError, ApiResult};
 use crate::types::*;
+use crate::Principal;
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, Enum, Object, ID};
 use chrono::{DateTime, Utc};
 use domain::FileNumber;
 use projections::view::ClaimantView;
-use projections::QueueFilter;
+use projections::{DocumentCursor, DocumentQueue, QueueFilter, QueueItem};
 use uuid::Uuid;
 
 pub(crate) fn parse_id(id: &ID) -> ApiResult<Uuid> {
@@ -34,6 +35,16 @@ pub enum QueueKind {
     AwaitingApproval,
     /// Cases with overdue evidence requests.
     Overdue,
+    /// One item per evidence document filed without a request (scanned mail
+    /// naming only the claim, an upload without a request): link it
+    /// (`linkDocument`) or mark it as needing none
+    /// (`markDocumentNeedsNoLink`). Longest waiting first.
+    UnlinkedDocuments,
+    /// One item per document of evidence that arrived after evidence
+    /// gathering on a case assigned to the caller, where the agency's rule
+    /// is a work item (or after the decision was approved): acknowledge it
+    /// (`acknowledgeLateEvidence`) or move the case back to gathering.
+    LateEvidence,
 }
 
 pub struct QueryRoot;
@@ -274,6 +285,16 @@ impl QueryRoot {
         let p = principal(ctx)?;
         require(p, &[Role::Caseworker, Role::Approver, Role::Supervisor])?;
         let me = p.subject.to_string();
+        let documents = match queue {
+            QueueKind::UnlinkedDocuments => Some(DocumentQueue::Unlinked),
+            QueueKind::LateEvidence => Some(DocumentQueue::Late {
+                assignee: me.clone(),
+            }),
+            _ => None,
+        };
+        if let Some(documents) = documents {
+            return document_queue(ctx, p, &documents, first, after.as_deref()).await;
+        }
         let filter =
             match queue {
                 QueueKind::Unassigned => QueueFilter::Unassigned,
@@ -287,7 +308,9 @@ impl QueryRoot {
                         not_proposed_by: me,
                     }
                 }
-                QueueKind::Overdue => QueueFilter::Overdue,
+                QueueKind::Overdue | QueueKind::UnlinkedDocuments | QueueKind::LateEvidence => {
+                    QueueFilter::Overdue
+                }
             };
         let n = page_size(first)?;
         let cursor = after.as_deref().map(decode_queue_cursor).transpose()?;
@@ -298,28 +321,17 @@ impl QueryRoot {
             .map_err(ApiError::from)?;
         let has_next = items.len() as i64 > n;
         items.truncate(n as usize);
-        // Restricted claimants' cases stay out of queues of staff who may
-        // not see them (a page may then hold fewer than `first` rows).
-        let mut visible = Vec::with_capacity(items.len());
-        for item in items {
-            if api(ctx)?.may_see_claimant(p, item.claimant_id).await? {
-                visible.push(item);
-            }
-        }
-        // Each case shown is a read of case data: recorded, in one
-        // statement, before the page is answered.
-        api(ctx)?
-            .audit_reads(
-                p,
-                "READ_WORK_QUEUE",
-                "CASE",
-                visible.iter().map(|i| i.case_id.to_string()),
-            )
-            .await?;
+        let visible = visible_items(ctx, p, items, |i| i).await?;
         let mut connection = Connection::new(cursor.is_some(), has_next);
         connection.edges.extend(visible.into_iter().map(|item| {
             let cursor = format!("{}|{}", item.phase_entered_at.to_rfc3339(), item.case_id);
-            Edge::new(cursor, WorkItem { item })
+            Edge::new(
+                cursor,
+                WorkItem {
+                    item,
+                    document: None,
+                },
+            )
         }));
         Ok(connection)
     }
@@ -477,6 +489,96 @@ impl QueryRoot {
         }));
         Ok(connection)
     }
+}
+
+/// A page of a document queue (one item per waiting document).
+async fn document_queue(
+    ctx: &Context<'_>,
+    p: &Principal,
+    queue: &DocumentQueue,
+    first: Option<i32>,
+    after: Option<&str>,
+) -> async_graphql::Result<Connection<String, WorkItem, EmptyFields, EmptyFields>> {
+    let n = page_size(first)?;
+    let cursor = after.map(decode_document_cursor).transpose()?;
+    let mut items = api(ctx)?
+        .read
+        .document_queue(&p.tenant, queue, n + 1, cursor.as_ref())
+        .await
+        .map_err(ApiError::from)?;
+    let has_next = items.len() as i64 > n;
+    items.truncate(n as usize);
+    let visible = visible_items(ctx, p, items, |i| &i.item).await?;
+    let mut connection = Connection::new(cursor.is_some(), has_next);
+    connection.edges.extend(visible.into_iter().map(|i| {
+        let c = i.cursor();
+        let cursor = format!(
+            "{}|{}|{}|{}",
+            c.since.to_rfc3339(),
+            c.case_id,
+            c.received_at.to_rfc3339(),
+            c.document_id
+        );
+        Edge::new(
+            cursor,
+            WorkItem {
+                item: i.item,
+                document: Some(i.document),
+            },
+        )
+    }));
+    Ok(connection)
+}
+
+/// The rows of a queue page the caller may see (restricted claimants'
+/// cases stay out of queues of staff who may not see them, so a page may
+/// hold fewer than `first` rows), each recorded as a read of case data, in
+/// one statement, before the page is answered.
+async fn visible_items<T>(
+    ctx: &Context<'_>,
+    p: &Principal,
+    items: Vec<T>,
+    row: impl Fn(&T) -> &QueueItem,
+) -> async_graphql::Result<Vec<T>> {
+    let mut visible = Vec::with_capacity(items.len());
+    for item in items {
+        if api(ctx)?
+            .may_see_claimant(p, row(&item).claimant_id)
+            .await?
+        {
+            visible.push(item);
+        }
+    }
+    api(ctx)?
+        .audit_reads(
+            p,
+            "READ_WORK_QUEUE",
+            "CASE",
+            visible.iter().map(|i| row(i).case_id.to_string()),
+        )
+        .await?;
+    Ok(visible)
+}
+
+fn decode_document_cursor(c: &str) -> ApiResult<DocumentCursor> {
+    let bad = || ApiError::BadInput("bad cursor".into());
+    let mut parts = c.split('|');
+    let mut next = || parts.next().ok_or_else(bad);
+    let time = |t: &str| {
+        DateTime::parse_from_rfc3339(t)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| bad())
+    };
+    let cursor = DocumentCursor {
+        since: time(next()?)?,
+        case_id: Uuid::parse_str(next()?).map_err(|_| bad())?,
+        received_at: time(next()?)?,
+        document_id: Uuid::parse_str(next()?).map_err(|_| bad())?,
+    };
+    if parts.next().is_some() {
+        return Err(bad());
+    }
+    Ok(cursor)
 }
 
 fn decode_queue_cursor(c: &str) -> ApiResult<(DateTime<Utc>, Uuid)> {

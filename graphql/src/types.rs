@@ -219,6 +219,30 @@ pub struct Document {
     pub received_at: DateTime<Utc>,
     pub channel: String,
     pub request_id: Option<ID>,
+    /// Staff only: evidence filed without a request, waiting in the
+    /// `UNLINKED_DOCUMENTS` queue until linked or marked as needing none.
+    pub needs_link: Option<bool>,
+    /// Staff only: why it needs no link to a request.
+    pub no_link_reason: Option<String>,
+    /// Staff only: evidence that arrived after evidence gathering, waiting
+    /// in the `LATE_EVIDENCE` queue until the caseworker acknowledges it.
+    pub late_evidence: Option<bool>,
+}
+
+impl Document {
+    pub(crate) fn of(d: &projections::view::DocumentView, staff: bool) -> Self {
+        Document {
+            id: ID(d.id.to_string()),
+            document_type: d.document_type.clone(),
+            pages: d.pages as i32,
+            received_at: d.received_at,
+            channel: d.channel.clone(),
+            request_id: d.request.map(|r| ID(r.to_string())),
+            needs_link: staff.then_some(d.needs_link),
+            no_link_reason: d.no_link_reason.clone().filter(|_| staff),
+            late_evidence: staff.then_some(d.late),
+        }
+    }
 }
 
 #[derive(SimpleObject, Clone, Debug)]
@@ -422,14 +446,7 @@ impl Claim {
         self.view
             .documents
             .iter()
-            .map(|d| Document {
-                id: ID(d.id.to_string()),
-                document_type: d.document_type.clone(),
-                pages: d.pages as i32,
-                received_at: d.received_at,
-                channel: d.channel.clone(),
-                request_id: d.request.map(|r| ID(r.to_string())),
-            })
+            .map(|d| Document::of(d, self.staff))
             .collect()
     }
     async fn channel_entries(&self) -> Vec<ChannelEntry> {
@@ -627,9 +644,11 @@ pub struct CaseContext {
     pub recent_contacts: Vec<Contact>,
 }
 
-/// A work-queue row.
+/// A work-queue row: a case, or in the document queues one of its
+/// documents.
 pub struct WorkItem {
     pub(crate) item: QueueItem,
+    pub(crate) document: Option<projections::view::DocumentView>,
 }
 
 #[Object]
@@ -670,6 +689,16 @@ impl WorkItem {
     }
     async fn version(&self) -> i64 {
         self.item.version
+    }
+    /// In `UNLINKED_DOCUMENTS` and `LATE_EVIDENCE`: the document waiting.
+    async fn document(&self) -> Option<Document> {
+        self.document.as_ref().map(|d| Document::of(d, true))
+    }
+    /// In the document queues: whole days the document has waited.
+    async fn days_waiting(&self) -> Option<i64> {
+        self.document
+            .as_ref()
+            .map(|d| (Utc::now() - d.received_at).num_days())
     }
     /// Who the claim is for (identity values masked). Batched: a page of
     /// work items costs one claimant query, not one per row.

@@ -13,7 +13,9 @@ pub mod mail;
 
 pub use contract::{Contract, Kind, Submission};
 
-use domain::case::{AttachDocument, ContactKind, NewChannelEntry, NewContact};
+use domain::case::{
+    AttachDocument, ContactKind, DocumentFiling, LateEvidence, NewChannelEntry, NewContact,
+};
 use domain::*;
 use engine::{ClaimSubmission, CommandResult, Engine, EngineError, Envelope, Fingerprint, Outcome};
 use projections::ReadDb;
@@ -681,7 +683,8 @@ impl Intake {
                         },
                     )
                     .await?;
-                self.attach_documents(&env, CaseId::from_uuid(r.stream_id), s)
+                let case = CaseId::from_uuid(r.stream_id);
+                self.attach_documents(&env, case, s, DocumentFiling::WithSubmission)
                     .await?;
                 r
             }
@@ -701,9 +704,13 @@ impl Intake {
                     };
                 };
                 match kind {
-                    Kind::AdditionalEvidence => self.attach_documents(&env, case, s).await?,
+                    Kind::AdditionalEvidence => {
+                        self.attach_documents(&env, case, s, DocumentFiling::Evidence)
+                            .await?
+                    }
                     Kind::Waiver5103 => {
-                        self.attach_documents(&env, case, s).await?;
+                        self.attach_documents(&env, case, s, DocumentFiling::WithSubmission)
+                            .await?;
                         self.engine
                             .execute(
                                 &env,
@@ -715,7 +722,8 @@ impl Intake {
                             .await?
                     }
                     Kind::Withdrawal => {
-                        self.attach_documents(&env, case, s).await?;
+                        self.attach_documents(&env, case, s, DocumentFiling::WithSubmission)
+                            .await?;
                         self.engine
                             .execute(
                                 &env,
@@ -781,12 +789,15 @@ impl Intake {
     }
 
     /// Attaches the submission's documents (each idempotent by its own key);
-    /// returns the last command's result (or the case as it is).
+    /// returns the last command's result (or the case as it is). Evidence
+    /// without a request waits in the association queue; a claim's, a
+    /// waiver's or a withdrawal's own documents are filed with it.
     async fn attach_documents(
         &self,
         env: &Envelope,
         case: CaseId,
         s: &Submission,
+        filed_as: DocumentFiling,
     ) -> Result<CommandResult, IntakeError> {
         let mut last = None;
         for d in &s.documents {
@@ -813,6 +824,8 @@ impl Intake {
                 received_at: s.received_at,
                 channel: s.channel.clone(),
                 request: s.request_id.map(RequestId::from_uuid),
+                filed_as,
+                on_late: LateEvidence::default(),
             });
             match self.engine.execute(&doc_env, case, command).await {
                 Ok(r) => last = Some(r),

@@ -77,6 +77,13 @@ impl Tuples {
         self.int8(t.timestamp_micros() - PG_EPOCH_MICROS)
     }
 
+    pub(crate) fn opt_time(&mut self, t: Option<DateTime<Utc>>) -> &mut Self {
+        match t {
+            Some(t) => self.time(t),
+            None => self.null(),
+        }
+    }
+
     /// Days since 2000-01-01.
     pub(crate) fn date(&mut self, d: Option<NaiveDate>) -> &mut Self {
         use chrono::Datelike;
@@ -103,7 +110,7 @@ impl CopyRow for CaseView {
     const COLUMNS: &'static str = crate::projector::CASE_COLUMNS;
 
     fn row(out: &mut Tuples, generation: i64, tenant: &str, view: &Self, doc: &str) {
-        out.row(18)
+        out.row(20)
             .int8(generation)
             .text(tenant)
             .uuid(view.case_id)
@@ -121,7 +128,9 @@ impl CopyRow for CaseView {
             .time(view.claim_date)
             .time(view.updated_at)
             .text(doc)
-            .date(view.next_due());
+            .date(view.next_due())
+            .opt_time(view.unlinked_since())
+            .opt_time(view.late_since());
     }
 }
 

@@ -1,7 +1,7 @@
 //! The read-model database: one SQL text per statement, run on PostgreSQL
 //! or SQLite (placeholders written `$n`, rewritten to `?n` for SQLite).
 
-use crate::view::{CaseView, ClaimantView};
+use crate::view::{CaseView, ClaimantView, DocumentView};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::{FileNumber, TenantId};
 use serde::{Deserialize, Serialize};
@@ -91,6 +91,74 @@ pub enum QueueFilter {
         not_proposed_by: String,
     },
     Overdue,
+}
+
+/// Which document queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DocumentQueue {
+    /// Evidence filed without a request: link it or mark it as needing none.
+    Unlinked,
+    /// Late evidence on the cases assigned to `assignee`.
+    Late { assignee: String },
+}
+
+/// Where a document-queue page ends: the case's waiting-since time, the
+/// case, and the document's arrival and id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DocumentCursor {
+    pub since: DateTime<Utc>,
+    pub case_id: Uuid,
+    pub received_at: DateTime<Utc>,
+    pub document_id: Uuid,
+}
+
+/// One waiting document of a document queue, with its case's queue row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DocumentItem {
+    pub item: QueueItem,
+    /// The case's oldest waiting document's arrival (the cursor's order).
+    pub since: DateTime<Utc>,
+    pub document: DocumentView,
+}
+
+impl DocumentItem {
+    pub fn cursor(&self) -> DocumentCursor {
+        DocumentCursor {
+            since: self.since,
+            case_id: self.item.case_id,
+            received_at: self.document.received_at,
+            document_id: self.document.id,
+        }
+    }
+}
+
+const QUEUE_COLUMNS: &str =
+    "case_id, claimant_id, status, phase, assignee, team, phase_entered_at, \
+     claim_date, overdue_count, awaiting_approval, version";
+
+fn queue_item<R: sqlx::Row>(r: &R) -> Result<QueueItem, ReadError>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    Uuid: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    String: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    DateTime<Utc>: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    i64: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    bool: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(QueueItem {
+        case_id: r.try_get("case_id")?,
+        claimant_id: r.try_get("claimant_id")?,
+        status: r.try_get("status")?,
+        phase: r.try_get("phase")?,
+        assignee: r.try_get("assignee")?,
+        team: r.try_get("team")?,
+        phase_entered_at: r.try_get("phase_entered_at")?,
+        claim_date: r.try_get("claim_date")?,
+        overdue_count: r.try_get("overdue_count")?,
+        awaiting_approval: r.try_get("awaiting_approval")?,
+        version: r.try_get("version")?,
+    })
 }
 
 /// One row of a work queue.
@@ -347,8 +415,7 @@ impl ReadDb {
         };
         let (after_at, after_id) = after.unzip();
         let text = format!(
-            "SELECT case_id, claimant_id, status, phase, assignee, team, phase_entered_at, claim_date, \
-             overdue_count, awaiting_approval, version FROM rm_cases \
+            "SELECT {QUEUE_COLUMNS} FROM rm_cases \
              WHERE generation = {ACTIVE} AND tenant_id = $1 AND {condition} \
              AND ($2 IS NULL OR phase_entered_at > $2 OR (phase_entered_at = $2 AND case_id > $3)) \
              ORDER BY phase_entered_at, case_id LIMIT $4"
@@ -364,24 +431,76 @@ impl ReadDb {
                 query = query.bind(arg);
             }
             let rows = query.fetch_all(pool).await?;
-            rows.iter()
-                .map(|r| {
-                    Ok(QueueItem {
-                        case_id: r.try_get("case_id")?,
-                        claimant_id: r.try_get("claimant_id")?,
-                        status: r.try_get("status")?,
-                        phase: r.try_get("phase")?,
-                        assignee: r.try_get("assignee")?,
-                        team: r.try_get("team")?,
-                        phase_entered_at: r.try_get("phase_entered_at")?,
-                        claim_date: r.try_get("claim_date")?,
-                        overdue_count: r.try_get("overdue_count")?,
-                        awaiting_approval: r.try_get("awaiting_approval")?,
-                        version: r.try_get("version")?,
-                    })
-                })
-                .collect::<Result<Vec<_>, ReadError>>()
+            rows.iter().map(queue_item).collect::<Result<Vec<_>, ReadError>>()
         })
+    }
+
+    /// A document queue: one item per waiting document, the cases with the
+    /// longest-waiting document first, each case's documents in arrival
+    /// order; `after` is the last item seen.
+    pub async fn document_queue(
+        &self,
+        tenant: &TenantId,
+        queue: &DocumentQueue,
+        first: i64,
+        after: Option<&DocumentCursor>,
+    ) -> Result<Vec<DocumentItem>, ReadError> {
+        let (since, condition, arg): (&str, &str, Option<&str>) = match queue {
+            DocumentQueue::Unlinked => ("unlinked_since", "", None),
+            DocumentQueue::Late { assignee } => ("late_since", "AND assignee = $5", Some(assignee)),
+        };
+        let text = format!(
+            "SELECT {QUEUE_COLUMNS}, view, {since} AS since FROM rm_cases \
+             WHERE generation = {ACTIVE} AND tenant_id = $1 AND {since} IS NOT NULL {condition} \
+             AND ($2 IS NULL OR {since} > $2 OR ({since} = $2 AND case_id >= $3)) \
+             ORDER BY {since}, case_id LIMIT $4"
+        );
+        // Every case holds at least one waiting document, but the cursor's
+        // own case may have none left after it: one case more than items.
+        let cases = first.saturating_add(1);
+        let rows: Vec<(QueueItem, String, DateTime<Utc>)> = on_db!(self, read, pool, sql => {
+            let text = sql(&text);
+            let mut query = sqlx::query(&text)
+                .bind(tenant.as_str())
+                .bind(after.map(|a| a.since))
+                .bind(after.map(|a| a.case_id))
+                .bind(cases);
+            if let Some(arg) = arg {
+                query = query.bind(arg);
+            }
+            let rows = query.fetch_all(pool).await?;
+            rows.iter()
+                .map(|r| Ok((queue_item(r)?, r.try_get("view")?, r.try_get("since")?)))
+                .collect::<Result<Vec<_>, ReadError>>()?
+        });
+        let mut items = Vec::new();
+        for (item, doc, since) in rows {
+            let view: CaseView = serde_json::from_str(&doc)?;
+            let mut waiting: Vec<DocumentView> = view
+                .documents
+                .into_iter()
+                .filter(|d| match queue {
+                    DocumentQueue::Unlinked => d.needs_link,
+                    DocumentQueue::Late { .. } => d.late,
+                })
+                .collect();
+            waiting.sort_by_key(|d| (d.received_at, d.id));
+            for document in waiting {
+                let seen = after.is_some_and(|a| {
+                    a.since == since
+                        && a.case_id == item.case_id
+                        && (document.received_at, document.id) <= (a.received_at, a.document_id)
+                });
+                if !seen && (items.len() as i64) < first {
+                    items.push(DocumentItem {
+                        item: item.clone(),
+                        since,
+                        document,
+                    });
+                }
+            }
+        }
+        Ok(items)
     }
 
     /// Every request, in every tenant, still awaiting a submission, not

@@ -640,7 +640,7 @@ pub(crate) fn placeholders(rows: usize, columns: usize) -> String {
 /// COPY tuple writes them.
 pub(crate) const CASE_COLUMNS: &str = "generation, tenant_id, case_id, claimant_id, version, status, phase, \
      assignee, team, phase_entered_at, awaiting_approval, proposer, overdue_count, closed, claim_date, \
-     updated_at, view, next_due";
+     updated_at, view, next_due, unlinked_since, late_since";
 pub(crate) const CLAIMANT_COLUMNS: &str =
     "generation, tenant_id, claimant_id, version, file_number_hash, view, match_key";
 
@@ -653,9 +653,10 @@ fn case_upsert(table: &str, rows: usize) -> String {
          assignee = excluded.assignee, team = excluded.team, phase_entered_at = excluded.phase_entered_at, \
          awaiting_approval = excluded.awaiting_approval, proposer = excluded.proposer, \
          overdue_count = excluded.overdue_count, closed = excluded.closed, claim_date = excluded.claim_date, \
-         updated_at = excluded.updated_at, view = excluded.view, next_due = excluded.next_due \
+         updated_at = excluded.updated_at, view = excluded.view, next_due = excluded.next_due, \
+         unlinked_since = excluded.unlinked_since, late_since = excluded.late_since \
          WHERE {table}.version < excluded.version",
-        placeholders(rows, 18)
+        placeholders(rows, 20)
     )
 }
 
@@ -787,7 +788,9 @@ macro_rules! write_cases {
                     .bind(view.claim_date)
                     .bind(view.updated_at)
                     .bind(doc)
-                    .bind(view.next_due());
+                    .bind(view.next_due())
+                    .bind(view.unlinked_since())
+                    .bind(view.late_since());
             }
             query.execute(&mut *$tx).await?;
         }

@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use domain::case::*;
 use domain::claimant::ClaimantEvent;
 use domain::status::RequestStatus;
-use domain::{Channel, Phase, Submitter};
+use domain::{Channel, DocumentId, Phase, Submitter};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -131,6 +131,17 @@ pub struct DocumentView {
     pub channel: String,
     #[serde(default)]
     pub request: Option<Uuid>,
+    /// Evidence filed without a request, waiting in the association queue
+    /// (`UNLINKED_DOCUMENTS`) until linked or marked as needing none.
+    #[serde(default)]
+    pub needs_link: bool,
+    /// Why it needs no link, when a caseworker said so.
+    #[serde(default)]
+    pub no_link_reason: Option<String>,
+    /// Evidence that arrived after evidence gathering, flagged for the
+    /// caseworker (`LATE_EVIDENCE`) and not yet acknowledged.
+    #[serde(default)]
+    pub late: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -397,6 +408,25 @@ impl CaseView {
         });
     }
 
+    /// A change to one document's work-queue state, and the staff-only
+    /// timeline line that says so (naming the document's type).
+    fn document_note(
+        &mut self,
+        info: &EventInfo,
+        id: DocumentId,
+        change: impl FnOnce(&mut DocumentView),
+        line: impl FnOnce(&str) -> String,
+    ) {
+        let kind = match self.documents.iter_mut().find(|d| d.id == id.as_uuid()) {
+            Some(doc) => {
+                change(doc);
+                doc.document_type.clone()
+            }
+            None => "document".to_owned(),
+        };
+        self.note(info, info.recorded_at, "DOCUMENT", None, line(&kind), false);
+    }
+
     fn request_description(&self, id: Uuid) -> String {
         self.requests
             .iter()
@@ -448,6 +478,7 @@ impl CaseView {
             E::DocumentAttached {
                 document: d,
                 request,
+                filed_as,
             } => {
                 self.documents.push(DocumentView {
                     id: d.id.as_uuid(),
@@ -456,6 +487,9 @@ impl CaseView {
                     received_at: d.received_at,
                     channel: d.channel.code().to_owned(),
                     request: request.map(|r| r.as_uuid()),
+                    needs_link: request.is_none() && *filed_as == DocumentFiling::Evidence,
+                    no_link_reason: None,
+                    late: false,
                 });
                 if let Some(r) =
                     request.and_then(|r| self.requests.iter_mut().find(|x| x.id == r.as_uuid()))
@@ -487,6 +521,7 @@ impl CaseView {
                     .find(|d| d.id == document.as_uuid())
                 {
                     doc.request = Some(request.as_uuid());
+                    doc.needs_link = false;
                 }
                 if let Some(r) = self.requests.iter_mut().find(|r| r.id == request.as_uuid()) {
                     if !r.documents.contains(&document.as_uuid()) {
@@ -504,6 +539,32 @@ impl CaseView {
                     visible,
                 );
             }
+            E::DocumentNeedsNoLink { document, reason } => self.document_note(
+                info,
+                *document,
+                |doc| {
+                    doc.needs_link = false;
+                    doc.no_link_reason = Some(reason.to_string());
+                },
+                |kind| format!("A received document ({kind}) was marked as answering no request: {reason}"),
+            ),
+            E::LateEvidenceFlagged { document, phase } => self.document_note(
+                info,
+                *document,
+                |doc| doc.late = true,
+                |kind| {
+                    format!(
+                        "New evidence ({kind}) arrived during {}: the caseworker is asked to review it",
+                        phase_phrase(*phase)
+                    )
+                },
+            ),
+            E::LateEvidenceAcknowledged { document } => self.document_note(
+                info,
+                *document,
+                |doc| doc.late = false,
+                |kind| format!("The caseworker reviewed the late evidence ({kind})"),
+            ),
             E::EvidenceRequested { request: r } => {
                 self.requests.push(RequestView {
                     id: r.id.as_uuid(),
@@ -618,6 +679,11 @@ impl CaseView {
             } => {
                 self.phase = to.code().into();
                 self.phase_entered_at = info.recorded_at;
+                if *to <= Phase::GatheringOfEvidence {
+                    for doc in &mut self.documents {
+                        doc.late = false;
+                    }
+                }
                 self.phase_back = *back;
                 self.phase_back_reason = if *back {
                     reason.as_ref().map(|r| r.to_string())
@@ -908,6 +974,28 @@ impl CaseView {
             .iter()
             .filter(|r| r.awaits_due_date())
             .map(|r| r.suspense_date)
+            .min()
+    }
+
+    /// When the oldest evidence document still waiting for a link arrived
+    /// (`None` when none waits or the case ended).
+    pub fn unlinked_since(&self) -> Option<DateTime<Utc>> {
+        self.waiting_since(|d| d.needs_link)
+    }
+
+    /// When the oldest late evidence still to be acknowledged arrived.
+    pub fn late_since(&self) -> Option<DateTime<Utc>> {
+        self.waiting_since(|d| d.late)
+    }
+
+    fn waiting_since(&self, waits: impl Fn(&DocumentView) -> bool) -> Option<DateTime<Utc>> {
+        if self.is_closed() {
+            return None;
+        }
+        self.documents
+            .iter()
+            .filter(|d| waits(d))
+            .map(|d| d.received_at)
             .min()
     }
 

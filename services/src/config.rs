@@ -235,6 +235,11 @@ pub struct RawTenant {
     /// citizen's data (default: only their office and role).
     #[serde(default)]
     pub access_log_names_staff: bool,
+    /// Evidence arriving after evidence gathering: `PHASE_BACK` (default:
+    /// back to GATHERING_OF_EVIDENCE, estimate recomputed) or `WORK_ITEM`
+    /// (the phase stays; the assigned caseworker's `LATE_EVIDENCE` queue).
+    #[serde(default)]
+    pub late_evidence: engine::LateEvidenceRule,
 }
 
 /// A channel registered by configuration: no code change needed.
@@ -313,6 +318,7 @@ impl Settings {
             let id = TenantId::parse(name).map_err(|_| ConfigError::Tenant(name.clone()))?;
             let mut config = TenantConfig {
                 access_log_names_staff: raw.access_log_names_staff,
+                late_evidence: raw.late_evidence,
                 ..TenantConfig::default()
             };
             for (code, benefit) in &raw.benefits {

@@ -179,10 +179,27 @@ enum CaseEventV1 {
         document: DocumentV1,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         request_id: Option<Uuid>,
+        /// `EVIDENCE` or `WITH_SUBMISSION`. Added without a version bump:
+        /// absent in older payloads, which are read as `WITH_SUBMISSION`
+        /// (documents filed before the association queue existed are not
+        /// put in it on an upgrade).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        filed_as: Option<String>,
     },
     DocumentLinked {
         document_id: Uuid,
         request_id: Uuid,
+    },
+    DocumentNeedsNoLink {
+        document_id: Uuid,
+        reason: String,
+    },
+    LateEvidenceFlagged {
+        document_id: Uuid,
+        phase: String,
+    },
+    LateEvidenceAcknowledged {
+        document_id: Uuid,
     },
     EvidenceRequested {
         request: RequestV1,
@@ -390,6 +407,9 @@ pub const CASE_EVENT_TYPES: &[&str] = &[
     "ClaimDateChanged",
     "DocumentAttached",
     "DocumentLinked",
+    "DocumentNeedsNoLink",
+    "LateEvidenceFlagged",
+    "LateEvidenceAcknowledged",
     "EvidenceRequested",
     "EvidenceStatusChanged",
     "Waiver5103Submitted",
@@ -554,6 +574,7 @@ fn case_to_v1(event: &CaseEvent) -> CaseEventV1 {
         E::DocumentAttached {
             document: d,
             request,
+            filed_as,
         } => V::DocumentAttached {
             document: DocumentV1 {
                 id: d.id.as_uuid(),
@@ -565,10 +586,22 @@ fn case_to_v1(event: &CaseEvent) -> CaseEventV1 {
                 channel: d.channel.code().to_owned(),
             },
             request_id: request.map(|r| r.as_uuid()),
+            filed_as: Some(filed_as.code().to_owned()),
         },
         E::DocumentLinked { document, request } => V::DocumentLinked {
             document_id: document.as_uuid(),
             request_id: request.as_uuid(),
+        },
+        E::DocumentNeedsNoLink { document, reason } => V::DocumentNeedsNoLink {
+            document_id: document.as_uuid(),
+            reason: reason.to_string(),
+        },
+        E::LateEvidenceFlagged { document, phase } => V::LateEvidenceFlagged {
+            document_id: document.as_uuid(),
+            phase: phase.code().into(),
+        },
+        E::LateEvidenceAcknowledged { document } => V::LateEvidenceAcknowledged {
+            document_id: document.as_uuid(),
         },
         E::EvidenceRequested { request: r } => V::EvidenceRequested {
             request: RequestV1 {
@@ -849,6 +882,7 @@ fn case_from_v1(v: CaseEventV1) -> Result<CaseEvent, DecodeError> {
         V::DocumentAttached {
             document: d,
             request_id,
+            filed_as,
         } => E::DocumentAttached {
             document: Document {
                 id: DocumentId::from_uuid(d.id),
@@ -860,6 +894,10 @@ fn case_from_v1(v: CaseEventV1) -> Result<CaseEvent, DecodeError> {
                 channel: Channel::parse(&d.channel)?,
             },
             request: request_id.map(RequestId::from_uuid),
+            filed_as: match filed_as.as_deref() {
+                None => DocumentFiling::WithSubmission,
+                Some(code) => DocumentFiling::from_code(code).ok_or_else(|| bad("filedAs"))?,
+            },
         },
         V::DocumentLinked {
             document_id,
@@ -867,6 +905,23 @@ fn case_from_v1(v: CaseEventV1) -> Result<CaseEvent, DecodeError> {
         } => E::DocumentLinked {
             document: DocumentId::from_uuid(document_id),
             request: RequestId::from_uuid(request_id),
+        },
+        V::DocumentNeedsNoLink {
+            document_id,
+            reason,
+        } => E::DocumentNeedsNoLink {
+            document: DocumentId::from_uuid(document_id),
+            reason: text("reason", &reason)?,
+        },
+        V::LateEvidenceFlagged {
+            document_id,
+            phase: p,
+        } => E::LateEvidenceFlagged {
+            document: DocumentId::from_uuid(document_id),
+            phase: phase(&p)?,
+        },
+        V::LateEvidenceAcknowledged { document_id } => E::LateEvidenceAcknowledged {
+            document: DocumentId::from_uuid(document_id),
         },
         V::EvidenceRequested { request: r } => E::EvidenceRequested {
             request: NewEvidenceRequest {

@@ -197,6 +197,7 @@ fn case_samples() -> Vec<(&'static str, CaseEvent)> {
                     channel: Channel::MailScan,
                 },
                 request: Some(REQUEST_RECORDS),
+                filed_as: DocumentFiling::Evidence,
             },
         ),
         (
@@ -212,6 +213,24 @@ fn case_samples() -> Vec<(&'static str, CaseEvent)> {
                     channel: channel("PARTNER_API"),
                 },
                 request: None,
+                filed_as: DocumentFiling::Evidence,
+            },
+        ),
+        (
+            "claim_form_with_its_claim",
+            E::DocumentAttached {
+                document: Document {
+                    id: DOC_MEDICAL,
+                    document_type: DocumentType::parse("CLAIM_FORM").unwrap(),
+                    pages: 4,
+                    checksum: Checksum::parse(CHECKSUM).unwrap(),
+                    storage_ref: StorageRef::parse("s3://omnicase-docs/va-east/2024/03/form.pdf")
+                        .unwrap(),
+                    received_at: at(2024, 3, 4, 14, 5, 0),
+                    channel: Channel::Web,
+                },
+                request: None,
+                filed_as: DocumentFiling::WithSubmission,
             },
         ),
         (
@@ -219,6 +238,26 @@ fn case_samples() -> Vec<(&'static str, CaseEvent)> {
             E::DocumentLinked {
                 document: DOC_DD214,
                 request: REQUEST_RECORDS,
+            },
+        ),
+        (
+            "not_evidence",
+            E::DocumentNeedsNoLink {
+                document: DOC_DD214,
+                reason: text("A copy of the claim form, already on file"),
+            },
+        ),
+        (
+            "in_preparation_for_decision",
+            E::LateEvidenceFlagged {
+                document: DOC_MEDICAL,
+                phase: Phase::PreparationForDecision,
+            },
+        ),
+        (
+            "reviewed",
+            E::LateEvidenceAcknowledged {
+                document: DOC_MEDICAL,
             },
         ),
         (
@@ -570,6 +609,9 @@ fn case_type(event: &CaseEvent) -> &'static str {
         E::ClaimDateChanged { .. } => "ClaimDateChanged",
         E::DocumentAttached { .. } => "DocumentAttached",
         E::DocumentLinked { .. } => "DocumentLinked",
+        E::DocumentNeedsNoLink { .. } => "DocumentNeedsNoLink",
+        E::LateEvidenceFlagged { .. } => "LateEvidenceFlagged",
+        E::LateEvidenceAcknowledged { .. } => "LateEvidenceAcknowledged",
         E::EvidenceRequested { .. } => "EvidenceRequested",
         E::EvidenceStatusChanged { .. } => "EvidenceStatusChanged",
         E::Waiver5103Submitted { .. } => "Waiver5103Submitted",
@@ -592,12 +634,15 @@ fn case_type(event: &CaseEvent) -> &'static str {
     }
 }
 
-const CASE_TYPES: [&str; 24] = [
+const CASE_TYPES: [&str; 27] = [
     "ClaimSubmitted",
     "ChannelEntryAttached",
     "ClaimDateChanged",
     "DocumentAttached",
     "DocumentLinked",
+    "DocumentNeedsNoLink",
+    "LateEvidenceFlagged",
+    "LateEvidenceAcknowledged",
     "EvidenceRequested",
     "EvidenceStatusChanged",
     "Waiver5103Submitted",
@@ -788,6 +833,24 @@ fn samples_cover_every_event_type_and_names_are_stable() {
     for (label, e) in claimant_samples() {
         assert!(names.insert(format!("claimant__{}__{label}", e.name())));
     }
+}
+
+/// `filedAs` came later without a version bump: a stored document event
+/// without it is read as filed with its submission (not put in the
+/// association queue on an upgrade), and an unknown value is refused.
+#[test]
+fn a_document_event_without_filed_as_is_read_as_filed_with_its_submission() {
+    let mut payload = case_payload("DocumentAttached", "unsolicited_via_integrator");
+    assert_eq!(payload["filedAs"], "EVIDENCE");
+    payload.as_object_mut().expect("object").remove("filedAs");
+    match decode_case_value("DocumentAttached", &payload) {
+        Ok(CaseEvent::DocumentAttached { filed_as, .. }) => {
+            assert_eq!(filed_as, DocumentFiling::WithSubmission)
+        }
+        other => panic!("expected a DocumentAttached, got {other:?}"),
+    }
+    payload["filedAs"] = "SOMETIMES".into();
+    assert_invalid(decode_case_value("DocumentAttached", &payload), "filedAs");
 }
 
 #[test]

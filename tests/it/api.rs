@@ -1425,3 +1425,247 @@ async fn staff_reads_are_audited_and_fail_closed() {
         .await;
     assert_eq!(own["data"]["claim"]["id"], s.case_id, "{own}");
 }
+
+const UPLOAD: &str = "mutation($c: ID!, $k: String!) { attachDocument(caseId: $c, idempotencyKey: $k, input: { documentType: \"MEDICAL_RECORD\", pages: 2, checksum: \"sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03\", storageRef: \"uploads/alex/late.pdf\" }) { version claim { phase phaseBack phaseBackReason estimatedCompletion { earliest reason } documents { id needsLink lateEvidence noLinkReason } } } }";
+
+const DOCUMENT_QUEUE: &str = "query($k: QueueKind!, $n: Int, $a: String) { workQueue(queue: $k, first: $n, after: $a) { pageInfo { hasNextPage endCursor } edges { node { caseId daysWaiting document { id documentType needsLink lateEvidence } } } } }";
+
+/// The document ids of a document queue, as the caller sees it, page by
+/// page (`first` items a page).
+async fn document_queue(w: &ApiWorld, token: &str, kind: &str, first: i32) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let r = w
+            .gql(
+                Some(token),
+                DOCUMENT_QUEUE,
+                json!({"k": kind, "n": first, "a": after}),
+            )
+            .await;
+        let page = &r["data"]["workQueue"];
+        for edge in page["edges"].as_array().unwrap_or_else(|| panic!("{r}")) {
+            ids.push(edge["node"]["document"]["id"].as_str().unwrap().to_owned());
+        }
+        if page["pageInfo"]["hasNextPage"] != true {
+            return ids;
+        }
+        after = page["pageInfo"]["endCursor"].clone();
+    }
+}
+
+/// Moves a case (assigned to the caseworker) to PREPARATION_FOR_DECISION.
+async fn prepare_for_decision(w: &ApiWorld, cw: &str, case_id: &str) {
+    let assign =
+        "mutation($c: ID!) { assignCase(caseId: $c, idempotencyKey: \"assign\") { version } }";
+    w.gql(Some(cw), assign, json!({"c": case_id})).await;
+    let phase = "mutation($c: ID!, $p: Phase!, $k: String!) { changePhase(caseId: $c, phase: $p, idempotencyKey: $k) { claim { phase } } }";
+    for p in ["GATHERING_OF_EVIDENCE", "PREPARATION_FOR_DECISION"] {
+        let r = w
+            .gql(Some(cw), phase, json!({"c": case_id, "p": p, "k": p}))
+            .await;
+        assert_eq!(r["data"]["changePhase"]["claim"]["phase"], p, "{r}");
+    }
+}
+
+/// Evidence after evidence gathering: by default the case goes back to
+/// GATHERING_OF_EVIDENCE (reason shown, estimate recomputed and
+/// explained); where the agency chose WORK_ITEM the phase stays and the
+/// assigned caseworker's LATE_EVIDENCE queue holds the document until they
+/// acknowledge it. Evidence without a request waits in UNLINKED_DOCUMENTS
+/// (one item per document, paged) until linked or marked as needing none.
+async fn late_and_unlinked_evidence_reach_the_caseworker(backend: Backend) {
+    let w = api_world_with(backend, |s| {
+        for (name, tenant) in s.tenants.iter_mut() {
+            if let Some(b) = tenant.benefits.get_mut("COMPENSATION") {
+                b.estimate_days
+                    .insert("PREPARATION_FOR_DECISION".into(), [20, 60]);
+            }
+            if name == "beta" {
+                tenant.late_evidence = engine::LateEvidenceRule::WorkItem;
+            }
+        }
+    })
+    .await;
+
+    // alpha: the default rule, a phase-back.
+    let s = seed(&w, "alpha", "123456789").await;
+    let cw = w.token("alpha", "cw-1", &[Role::Caseworker], None, false);
+    prepare_for_decision(&w, &cw, &s.case_id).await;
+    let r = w
+        .gql(
+            Some(&s.citizen),
+            UPLOAD,
+            json!({"c": s.case_id, "k": "late-1"}),
+        )
+        .await;
+    assert_eq!(error_code(&r), None, "{r}");
+    let staff = w
+        .gql(
+            Some(&cw),
+            "query($id: ID!) { claim(id: $id) { phase phaseBack phaseBackReason estimatedCompletion { reason } documents { id needsLink lateEvidence } } }",
+            json!({"id": s.case_id}),
+        )
+        .await;
+    let claim = &staff["data"]["claim"];
+    assert_eq!(claim["phase"], "GATHERING_OF_EVIDENCE", "{staff}");
+    assert_eq!(claim["phaseBack"], true);
+    assert!(
+        claim["phaseBackReason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("New evidence arrived after evidence gathering")),
+        "{staff}"
+    );
+    assert_eq!(
+        claim["estimatedCompletion"]["reason"],
+        "more work is needed on the claim"
+    );
+    assert_eq!(claim["documents"][0]["needsLink"], true);
+    assert_eq!(claim["documents"][0]["lateEvidence"], false);
+    // The citizen sees neither the internal phase nor the queue flags.
+    let mine = w
+        .gql(
+            Some(&s.citizen),
+            "query($id: ID!) { claim(id: $id) { status documents { needsLink lateEvidence } } }",
+            json!({"id": s.case_id}),
+        )
+        .await;
+    assert_eq!(
+        mine["data"]["claim"]["status"],
+        "EVIDENCE_GATHERING_REVIEW_DECISION"
+    );
+    assert_eq!(
+        mine["data"]["claim"]["documents"][0]["needsLink"],
+        Value::Null
+    );
+    assert_eq!(
+        mine["data"]["claim"]["documents"][0]["lateEvidence"],
+        Value::Null
+    );
+
+    // Three unlinked documents, paged one at a time, each an item.
+    for k in ["late-2", "late-3"] {
+        w.gql(Some(&s.citizen), UPLOAD, json!({"c": s.case_id, "k": k}))
+            .await;
+    }
+    let waiting = document_queue(&w, &cw, "UNLINKED_DOCUMENTS", 1).await;
+    assert_eq!(waiting.len(), 3, "{waiting:?}");
+    assert_eq!(
+        document_queue(&w, &cw, "UNLINKED_DOCUMENTS", 2).await,
+        waiting
+    );
+    // Another agency's caseworker sees none of them.
+    let other_agency = w.token("beta", "cw-9", &[Role::Caseworker], None, false);
+    assert!(document_queue(&w, &other_agency, "UNLINKED_DOCUMENTS", 10)
+        .await
+        .is_empty());
+    // Citizens and agents have no work queues.
+    let refused = w
+        .gql(
+            Some(&s.citizen),
+            DOCUMENT_QUEUE,
+            json!({"k": "UNLINKED_DOCUMENTS"}),
+        )
+        .await;
+    assert_eq!(error_code(&refused), Some("FORBIDDEN"), "{refused}");
+
+    // One is linked to a request, one marked as needing none: one is left.
+    let request = ask_evidence(&w, &cw, &s.case_id, "ask", "Audiology exam results").await;
+    let link = "mutation($c: ID!, $d: ID!, $r: ID!) { linkDocument(caseId: $c, documentId: $d, requestId: $r, idempotencyKey: \"link\") { version } }";
+    let r = w
+        .gql(
+            Some(&cw),
+            link,
+            json!({"c": s.case_id, "d": waiting[0], "r": request}),
+        )
+        .await;
+    assert_eq!(error_code(&r), None, "{r}");
+    let mark = "mutation($c: ID!, $d: ID!, $why: String!, $k: String!) { markDocumentNeedsNoLink(caseId: $c, documentId: $d, reason: $why, idempotencyKey: $k) { claim { documents { id needsLink noLinkReason } } } }";
+    let r = w
+        .gql(
+            Some(&cw),
+            mark,
+            json!({"c": s.case_id, "d": waiting[1], "why": "A second copy of the first upload", "k": "mark"}),
+        )
+        .await;
+    let docs = r["data"]["markDocumentNeedsNoLink"]["claim"]["documents"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{r}"));
+    let marked = docs
+        .iter()
+        .find(|d| d["id"] == waiting[1].as_str())
+        .unwrap();
+    assert_eq!(marked["needsLink"], false);
+    assert_eq!(marked["noLinkReason"], "A second copy of the first upload");
+    assert_eq!(
+        document_queue(&w, &cw, "UNLINKED_DOCUMENTS", 10).await,
+        vec![waiting[2].clone()]
+    );
+    // An unknown document is a coded refusal naming the field.
+    let r = w
+        .gql(
+            Some(&cw),
+            mark,
+            json!({"c": s.case_id, "d": s.case_id, "why": "x", "k": "mark-2"}),
+        )
+        .await;
+    assert_eq!(error_code(&r), Some("DOCUMENT_NOT_FOUND"), "{r}");
+    // A malformed cursor is bad input, not a crash.
+    let r = w
+        .gql(
+            Some(&cw),
+            DOCUMENT_QUEUE,
+            json!({"k": "UNLINKED_DOCUMENTS", "a": "2026-01-01T00:00:00Z|nope"}),
+        )
+        .await;
+    assert_eq!(error_code(&r), Some("BAD_USER_INPUT"), "{r}");
+
+    // beta: the work-item rule.
+    let s = seed(&w, "beta", "223456789").await;
+    let cw = w.token("beta", "cw-1", &[Role::Caseworker], None, false);
+    prepare_for_decision(&w, &cw, &s.case_id).await;
+    let r = w
+        .gql(
+            Some(&s.citizen),
+            UPLOAD,
+            json!({"c": s.case_id, "k": "late-1"}),
+        )
+        .await;
+    assert_eq!(error_code(&r), None, "{r}");
+    let late = document_queue(&w, &cw, "LATE_EVIDENCE", 10).await;
+    assert_eq!(late.len(), 1);
+    let claim = w
+        .gql(
+            Some(&cw),
+            "query($id: ID!) { claim(id: $id) { phase phaseBack } }",
+            json!({"id": s.case_id}),
+        )
+        .await;
+    assert_eq!(claim["data"]["claim"]["phase"], "PREPARATION_FOR_DECISION");
+    assert_eq!(claim["data"]["claim"]["phaseBack"], false);
+    // The item is for the assigned caseworker, not for a colleague.
+    let colleague = w.token("beta", "cw-2", &[Role::Caseworker], None, false);
+    assert!(document_queue(&w, &colleague, "LATE_EVIDENCE", 10)
+        .await
+        .is_empty());
+    let ack = "mutation($c: ID!, $d: ID!, $k: String!) { acknowledgeLateEvidence(caseId: $c, documentId: $d, idempotencyKey: $k) { claim { phase documents { lateEvidence } } } }";
+    let r = w
+        .gql(
+            Some(&cw),
+            ack,
+            json!({"c": s.case_id, "d": late[0], "k": "ack"}),
+        )
+        .await;
+    let claim = &r["data"]["acknowledgeLateEvidence"]["claim"];
+    assert_eq!(claim["phase"], "PREPARATION_FOR_DECISION", "{r}");
+    assert_eq!(claim["documents"][0]["lateEvidence"], false);
+    assert!(document_queue(&w, &cw, "LATE_EVIDENCE", 10)
+        .await
+        .is_empty());
+    // Still unlinked: the association queue is a separate matter.
+    assert_eq!(
+        document_queue(&w, &cw, "UNLINKED_DOCUMENTS", 10).await,
+        late
+    );
+}
+both!(late_and_unlinked_evidence_reach_the_caseworker);

@@ -243,6 +243,38 @@ async fn mail_batch_files_each_document(backend: Backend) {
         Some(s.case_id.as_str()),
         "the same claim by post joins the web case"
     );
+    // Evidence naming only the claim waits to be linked to a request, one
+    // item per document; a claim form is filed with its claim.
+    w.settle().await;
+    let queue = w
+        .gql(
+            Some(&mailroom),
+            "{ workQueue(queue: UNLINKED_DOCUMENTS) { edges { node { caseId document { documentType channel } } } } }",
+            json!({}),
+        )
+        .await;
+    let mut waiting: Vec<(String, String, String)> = queue["data"]["workQueue"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{queue}"))
+        .iter()
+        .map(|e| {
+            let n = &e["node"];
+            (
+                n["caseId"].as_str().unwrap_or_default().to_owned(),
+                n["document"]["documentType"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                n["document"]["channel"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    waiting.sort();
+    let waits = |t: &str| (s.case_id.clone(), t.to_owned(), "MAIL_SCAN".to_owned());
+    assert_eq!(waiting, vec![waits("EVIDENCE"), waits("MEDICAL_RECORD")]);
 
     // Re-sending the batch appends nothing and answers the same.
     let before = event_count(&w).await;

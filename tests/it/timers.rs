@@ -71,6 +71,8 @@ async fn answer(app: &App, tenant_name: &str, case: CaseId, request: Uuid) {
                 received_at: Utc::now(),
                 channel: Channel::Web,
                 request: Some(RequestId::from_uuid(request)),
+                filed_as: domain::case::DocumentFiling::Evidence,
+                on_late: domain::case::LateEvidence::default(),
             }),
         )
         .await

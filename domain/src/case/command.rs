@@ -30,6 +30,10 @@ pub struct AttachDocument {
     pub channel: crate::Channel,
     /// The evidence request it answers, when known on arrival.
     pub request: Option<RequestId>,
+    /// Evidence on its own, or part of the submission it came with.
+    pub filed_as: DocumentFiling,
+    /// The tenant's late-evidence rule (filled in by the pipeline).
+    pub on_late: LateEvidence,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,6 +46,17 @@ pub enum CaseCommand {
     LinkDocument {
         document: DocumentId,
         request: RequestId,
+    },
+    /// An unlinked evidence document answers no request (it leaves the
+    /// association queue).
+    MarkDocumentNeedsNoLink {
+        document: DocumentId,
+        reason: Text,
+    },
+    /// The assigned caseworker has looked at evidence that arrived late
+    /// (it leaves the `LATE_EVIDENCE` queue).
+    AcknowledgeLateEvidence {
+        document: DocumentId,
     },
     RequestEvidence(NewEvidenceRequest),
     SubmitWaiver5103 {
@@ -112,6 +127,8 @@ impl CaseCommand {
             AttachChannelEntry(_) => "AttachChannelEntry",
             AttachDocument(_) => "AttachDocument",
             LinkDocument { .. } => "LinkDocument",
+            MarkDocumentNeedsNoLink { .. } => "MarkDocumentNeedsNoLink",
+            AcknowledgeLateEvidence { .. } => "AcknowledgeLateEvidence",
             RequestEvidence(_) => "RequestEvidence",
             SubmitWaiver5103 { .. } => "SubmitWaiver5103",
             ReviewEvidence { .. } => "ReviewEvidence",
@@ -180,6 +197,8 @@ impl CaseCommand {
             AttachChannelEntry(_)
             | AttachDocument(_)
             | LinkDocument { .. }
+            | MarkDocumentNeedsNoLink { .. }
+            | AcknowledgeLateEvidence { .. }
             | RequestEvidence(_)
             | SubmitWaiver5103 { .. }
             | RecordContact(_)

@@ -28,10 +28,27 @@ pub enum CaseEvent {
     DocumentAttached {
         document: Document,
         request: Option<RequestId>,
+        /// Evidence filed without a request waits in the association queue.
+        filed_as: DocumentFiling,
     },
     DocumentLinked {
         document: DocumentId,
         request: RequestId,
+    },
+    /// An unlinked evidence document was marked as answering no request.
+    DocumentNeedsNoLink {
+        document: DocumentId,
+        reason: Text,
+    },
+    /// Evidence arrived after evidence gathering and the tenant's rule is a
+    /// work item: the assigned caseworker looks at it.
+    LateEvidenceFlagged {
+        document: DocumentId,
+        /// The phase the case was in when it arrived.
+        phase: Phase,
+    },
+    LateEvidenceAcknowledged {
+        document: DocumentId,
     },
     EvidenceRequested {
         request: NewEvidenceRequest,
@@ -118,6 +135,9 @@ impl CaseEvent {
             ClaimDateChanged { .. } => "ClaimDateChanged",
             DocumentAttached { .. } => "DocumentAttached",
             DocumentLinked { .. } => "DocumentLinked",
+            DocumentNeedsNoLink { .. } => "DocumentNeedsNoLink",
+            LateEvidenceFlagged { .. } => "LateEvidenceFlagged",
+            LateEvidenceAcknowledged { .. } => "LateEvidenceAcknowledged",
             EvidenceRequested { .. } => "EvidenceRequested",
             EvidenceStatusChanged { .. } => "EvidenceStatusChanged",
             Waiver5103Submitted { .. } => "Waiver5103Submitted",

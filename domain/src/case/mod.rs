@@ -35,6 +35,11 @@ pub struct CaseFile {
     /// Earliest `receivedAt` of the entries.
     pub claim_date: DateTime<Utc>,
     pub documents: Vec<Document>,
+    /// Evidence documents answering no request yet and not marked as
+    /// needing none (the association queue), in arrival order.
+    pub unlinked: Vec<DocumentId>,
+    /// Late evidence flagged for the caseworker and not yet acknowledged.
+    pub late_evidence: Vec<DocumentId>,
     pub requests: Vec<EvidenceRequest>,
     pub waiver_5103: bool,
     pub assignee: Option<ActorId>,
@@ -133,6 +138,8 @@ impl Case {
                     entries: vec![entry.clone()],
                     claim_date: entry.received_at,
                     documents: Vec::new(),
+                    unlinked: Vec::new(),
+                    late_evidence: Vec::new(),
                     requests: Vec::new(),
                     waiver_5103: false,
                     assignee: None,
@@ -152,13 +159,25 @@ impl Case {
             ClaimSubmitted { .. } => {}
             ChannelEntryAttached { entry } => file.entries.push(entry.clone()),
             ClaimDateChanged { to, .. } => file.claim_date = *to,
-            DocumentAttached { document, request } => {
+            DocumentAttached {
+                document,
+                request,
+                filed_as,
+            } => {
                 file.documents.push(document.clone());
-                if let Some(r) = request.and_then(|id| file.request_mut(id)) {
-                    r.documents.push(document.id);
+                match request.and_then(|id| file.request_mut(id)) {
+                    Some(r) => r.documents.push(document.id),
+                    None if *filed_as == DocumentFiling::Evidence => {
+                        file.unlinked.push(document.id)
+                    }
+                    None => {}
                 }
             }
+            DocumentNeedsNoLink { document, .. } => file.unlinked.retain(|d| d != document),
+            LateEvidenceFlagged { document, .. } => file.late_evidence.push(*document),
+            LateEvidenceAcknowledged { document } => file.late_evidence.retain(|d| d != document),
             DocumentLinked { document, request } => {
+                file.unlinked.retain(|d| d != document);
                 if let Some(r) = file.request_mut(*request) {
                     if !r.documents.contains(document) {
                         r.documents.push(*document);
@@ -201,6 +220,11 @@ impl Case {
             }
             PhaseChanged { to, back, .. } => {
                 file.phase = *to;
+                // Back in evidence gathering, late evidence is simply
+                // evidence: it is reviewed with the rest.
+                if *to <= Phase::GatheringOfEvidence {
+                    file.late_evidence.clear();
+                }
                 // Moving back below approval voids a proposed or approved
                 // decision: it must be proposed again on the new evidence.
                 if *back && *to < Phase::PendingDecisionApproval {
@@ -370,6 +394,42 @@ fn close_open_requests(file: &CaseFile, end: CaseEnd) -> impl Iterator<Item = Ca
         .map(move |r| status_change(r, RequestStatus::NoLongerRequired, Some(end.reason())))
 }
 
+/// What evidence arriving after evidence gathering does, by the tenant's
+/// rule: the case goes back to gathering (reason and estimate recorded), or
+/// the caseworker gets a work item. After the decision was approved the
+/// decision stands and it is always a work item.
+fn late_evidence(file: &CaseFile, doc: &AttachDocument) -> Vec<CaseEvent> {
+    let late = doc.filed_as == DocumentFiling::Evidence
+        && file.phase > Phase::GatheringOfEvidence
+        && file.phase < Phase::Complete;
+    if !late {
+        return Vec::new();
+    }
+    match doc.on_late {
+        LateEvidence::PhaseBack { estimate } if file.phase < Phase::PreparationForNotification => {
+            let to = Phase::GatheringOfEvidence;
+            let mut events = vec![phase_change(
+                file.phase,
+                to,
+                Some(Text::fixed(
+                    "New evidence arrived after evidence gathering; it is reviewed before a decision.",
+                )),
+            )];
+            if let Some(estimate) = estimate.filter(|e| Some(*e) != file.estimate) {
+                events.push(CaseEvent::EstimateChanged {
+                    estimate,
+                    reason: EstimateReason::PhaseMovedBack(to),
+                });
+            }
+            events
+        }
+        _ => vec![CaseEvent::LateEvidenceFlagged {
+            document: doc.id,
+            phase: file.phase,
+        }],
+    }
+}
+
 fn phase_change(from: Phase, to: Phase, reason: Option<Text>) -> CaseEvent {
     CaseEvent::PhaseChanged {
         from,
@@ -424,6 +484,7 @@ fn decide_existing(
                     channel: doc.channel.clone(),
                 },
                 request: doc.request,
+                filed_as: doc.filed_as,
             }];
             if let Some(req) = request.filter(|r| r.status.is_awaiting_submission()) {
                 events.push(status_change(
@@ -432,7 +493,32 @@ fn decide_existing(
                     None,
                 ));
             }
+            events.extend(late_evidence(file, doc));
             events
+        }
+        MarkDocumentNeedsNoLink { document, reason } => {
+            if !file.documents.iter().any(|d| d.id == *document) {
+                return Err(DomainError::DocumentNotFound(*document));
+            }
+            if !file.unlinked.contains(document) {
+                // Linked already, filed with its submission, or marked.
+                return Ok(Vec::new());
+            }
+            vec![E::DocumentNeedsNoLink {
+                document: *document,
+                reason: reason.clone(),
+            }]
+        }
+        AcknowledgeLateEvidence { document } => {
+            if !file.documents.iter().any(|d| d.id == *document) {
+                return Err(DomainError::DocumentNotFound(*document));
+            }
+            if !file.late_evidence.contains(document) {
+                return Ok(Vec::new());
+            }
+            vec![E::LateEvidenceAcknowledged {
+                document: *document,
+            }]
         }
         LinkDocument { document, request } => {
             if !file.documents.iter().any(|d| d.id == *document) {

@@ -143,6 +143,54 @@ pub struct EvidenceRequest {
     pub documents: Vec<DocumentId>,
 }
 
+/// Why a document was filed: as evidence on its own (it should answer an
+/// evidence request, and waits in the association queue until it is linked
+/// to one or marked as needing none), or as part of the submission it came
+/// with (the claim form of a new claim, a waiver, a withdrawal letter).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum DocumentFiling {
+    #[default]
+    Evidence,
+    WithSubmission,
+}
+
+impl DocumentFiling {
+    pub fn code(self) -> &'static str {
+        match self {
+            DocumentFiling::Evidence => "EVIDENCE",
+            DocumentFiling::WithSubmission => "WITH_SUBMISSION",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<DocumentFiling> {
+        match code {
+            "EVIDENCE" => Some(DocumentFiling::Evidence),
+            "WITH_SUBMISSION" => Some(DocumentFiling::WithSubmission),
+            _ => None,
+        }
+    }
+}
+
+/// The tenant's rule for evidence that arrives after evidence gathering
+/// (in review of evidence, preparation for decision or decision approval).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LateEvidence {
+    /// Back to `GATHERING_OF_EVIDENCE`, with the reason and the estimate
+    /// for that phase (from the tenant's configuration, filled in by the
+    /// pipeline). A proposed decision is voided: it is proposed again on
+    /// the new evidence.
+    PhaseBack { estimate: Option<Estimate> },
+    /// The phase stays; a work item asks the assigned caseworker to look
+    /// at the document (`LATE_EVIDENCE` queue) until they acknowledge it.
+    WorkItem,
+}
+
+impl Default for LateEvidence {
+    fn default() -> Self {
+        LateEvidence::PhaseBack { estimate: None }
+    }
+}
+
 /// Estimated completion range (inclusive dates).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Estimate {

@@ -379,6 +379,8 @@ pub fn attach_document(n: u128, request: Option<RequestId>) -> domain::case::Att
         received_at: at(2024, 3, 5, 10, 0),
         channel: Channel::MailScan,
         request,
+        filed_as: domain::case::DocumentFiling::Evidence,
+        on_late: domain::case::LateEvidence::default(),
     }
 }
 
