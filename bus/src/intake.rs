@@ -8,7 +8,7 @@
 //! or refused and written to `{prefix}omnicase.intake.dlq.v1`.
 
 use crate::{header_map, BusError, KafkaConfig, DLQ_TOPIC};
-use domain::{ActorId, TenantId};
+use domain::{ActorId, ErrorCode, TenantId};
 use intake::{Caller, CallerKind, Filed, Intake, IntakeError};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Header, Message, OwnedHeaders};
@@ -37,7 +37,7 @@ pub enum Handled {
     /// A submission filed on a case; `replayed`: it had been filed before.
     Filed { case_id: Uuid, replayed: bool },
     /// No claimant matched: waiting in the unidentified-mail queue.
-    Unidentified { reason: &'static str },
+    Unidentified { reason: ErrorCode },
     /// A mail-scan manifest; per-document outcomes are in its batch report.
     Batch {
         batch_id: String,
@@ -46,16 +46,17 @@ pub enum Handled {
         rejected: usize,
     },
     /// Refused: written to the dead-letter topic with this code.
-    DeadLettered { code: &'static str },
+    DeadLettered { code: ErrorCode },
 }
 
-/// Codes worth another attempt: the database was away, or a concurrent
-/// writer won. Store outages are retried until the store returns; the
-/// others a few times, then the message is dead-lettered.
-fn retriable(code: &str) -> Option<u32> {
+/// How often a message refused with `code` is tried again before it is
+/// dead-lettered: store outages until the store returns; other retriable
+/// codes (a concurrent writer won) and internal faults a few times.
+fn retriable(code: ErrorCode) -> Option<u32> {
     match code {
-        "STORE_UNAVAILABLE" => Some(u32::MAX),
-        "VERSION_CONFLICT" | "INTERNAL" => Some(5),
+        ErrorCode::StoreUnavailable => Some(u32::MAX),
+        ErrorCode::Internal => Some(5),
+        code if code.is_retriable() => Some(5),
         _ => None,
     }
 }
@@ -103,7 +104,7 @@ impl IntakeConsumer {
                 Err(e) => match retriable(e.code) {
                     Some(limit) if attempt < limit => {
                         attempt += 1;
-                        tracing::warn!(code = e.code, attempt, "intake message: will retry");
+                        tracing::warn!(code = %e.code, attempt, "intake message: will retry");
                         tokio::time::sleep(pause).await;
                         pause = (pause * 2).min(Duration::from_secs(10));
                     }
@@ -119,14 +120,14 @@ impl IntakeConsumer {
     async fn file(&self, m: &BorrowedMessage<'_>) -> Result<Handled, IntakeError> {
         let Some(binding) = self.bindings.iter().find(|b| b.topic == m.topic()) else {
             return Err(IntakeError::new(
-                "UNKNOWN_TOPIC",
+                ErrorCode::UnknownTopic,
                 "no intake binding for this topic",
             ));
         };
         let bytes = m.payload().unwrap_or_default();
         if bytes.is_empty() {
             return Err(IntakeError::new(
-                "EMPTY_MESSAGE",
+                ErrorCode::EmptyMessage,
                 "the message has no value",
             ));
         }
@@ -176,7 +177,7 @@ impl IntakeConsumer {
             });
         }
         for (key, value) in [
-            ("error_code", e.code),
+            ("error_code", e.code.as_str()),
             ("error_message", e.message.as_str()),
             ("source_topic", m.topic()),
             ("source_partition", partition.as_str()),
@@ -197,9 +198,10 @@ impl IntakeConsumer {
             .send(record, Duration::from_secs(30))
             .await
             .map_err(|(err, _)| BusError::Kafka(err))?;
-        metrics::counter!("omnicase_intake_dead_lettered_total", "code" => e.code).increment(1);
+        metrics::counter!("omnicase_intake_dead_lettered_total", "code" => e.code.as_str())
+            .increment(1);
         tracing::warn!(
-            code = e.code,
+            code = %e.code,
             topic = m.topic(),
             partition = m.partition(),
             offset = m.offset(),
@@ -232,7 +234,7 @@ impl IntakeConsumer {
             tokio::select! {
                 _ = &mut shutdown => return,
                 r = self.step() => if let Err(e) = r {
-                    tracing::warn!(code = e.code(), error = %e, "intake consumer: retrying");
+                    tracing::warn!(code = %e.code(), error = %e, "intake consumer: retrying");
                     // Go back to the last committed offset so nothing is skipped.
                     crate::rewind(&self.consumer);
                     tokio::time::sleep(Duration::from_secs(1)).await;

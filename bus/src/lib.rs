@@ -51,13 +51,13 @@ pub enum BusError {
 }
 
 impl BusError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> domain::ErrorCode {
         match self {
-            BusError::Kafka(_) => "BROKER_UNAVAILABLE",
+            BusError::Kafka(_) => domain::ErrorCode::BrokerUnavailable,
             BusError::Store(e) => e.code(),
-            BusError::Db(_) => "STORE_UNAVAILABLE",
+            BusError::Db(_) => domain::ErrorCode::StoreUnavailable,
             BusError::Read(e) => e.code(),
-            BusError::Message(_) => "BAD_MESSAGE",
+            BusError::Message(_) => domain::ErrorCode::BadMessage,
         }
     }
 }

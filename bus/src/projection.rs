@@ -98,7 +98,7 @@ impl KafkaProjection {
             tokio::select! {
                 _ = &mut shutdown => return,
                 r = self.step(Duration::from_millis(20)) => if let Err(e) = r {
-                    tracing::warn!(code = e.code(), error = %e, "kafka projection: retrying");
+                    tracing::warn!(code = %e.code(), error = %e, "kafka projection: retrying");
                     crate::rewind(&self.consumer);
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }

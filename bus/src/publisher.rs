@@ -243,7 +243,7 @@ impl Publisher {
                     }
                     Ok(None) => {}
                     Err(e) => {
-                        tracing::warn!(code = e.code(), error = %e, "relay election failed; will retry")
+                        tracing::warn!(code = %e.code(), error = %e, "relay election failed; will retry")
                     }
                 }
             }
@@ -268,7 +268,7 @@ impl Publisher {
                             Duration::from_millis(20)
                         }
                         Err(e) => {
-                            tracing::warn!(code = e.code(), error = %e, "publishing paused; will retry");
+                            tracing::warn!(code = %e.code(), error = %e, "publishing paused; will retry");
                             self.report_lag().await;
                             backoff = (backoff * 2).min(Duration::from_secs(30));
                             backoff

@@ -1,5 +1,6 @@
 //! Typed, coded domain errors.
 
+use crate::code::ErrorCode;
 use crate::ids::{CaseId, ContentionId, DocumentId, RequestId};
 use crate::status::{Phase, RequestStatus};
 
@@ -12,7 +13,7 @@ pub struct ParseError {
 }
 
 impl ParseError {
-    pub const CODE: &'static str = "BAD_USER_INPUT";
+    pub const CODE: ErrorCode = ErrorCode::BadUserInput;
 
     pub fn new(field: &'static str, reason: &'static str) -> Self {
         Self { field, reason }
@@ -135,41 +136,41 @@ impl DomainError {
     }
 
     /// The stable machine-readable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         use DomainError::*;
         match self {
-            ClaimNotFound => "CLAIM_NOT_FOUND",
-            ClaimAlreadyExists => "CLAIM_ALREADY_EXISTS",
-            ClaimantNotFound => "CLAIMANT_NOT_FOUND",
-            ClaimantAlreadyRegistered => "CLAIMANT_ALREADY_REGISTERED",
-            CaseClosed => "CASE_CLOSED",
-            CaseComplete => "CASE_COMPLETE",
-            NoContentions => "NO_CONTENTIONS",
-            TooManyContentions => "TOO_MANY_CONTENTIONS",
-            ContentionNotFound(_) => "CONTENTION_NOT_FOUND",
-            DuplicateContention(_) => "DUPLICATE_CONTENTION",
-            DuplicateChannelEntry => "DUPLICATE_CHANNEL_ENTRY",
-            DuplicateDocument(_) => "DUPLICATE_DOCUMENT",
-            DocumentNotFound(_) => "DOCUMENT_NOT_FOUND",
-            DuplicateRequest(_) => "DUPLICATE_REQUEST",
-            RequestNotFound(_) => "REQUEST_NOT_FOUND",
-            Duplicate5103Notice => "DUPLICATE_5103_NOTICE",
-            InvalidEvidenceTransition { .. } => "INVALID_EVIDENCE_TRANSITION",
-            RequestNotOpen => "REQUEST_NOT_OPEN",
-            RequestNotDue => "REQUEST_NOT_DUE",
-            WaiverAlreadySubmitted => "WAIVER_ALREADY_SUBMITTED",
-            InvalidPhaseTransition { .. } => "INVALID_PHASE_TRANSITION",
-            PhaseBackReasonRequired => "PHASE_BACK_REASON_REQUIRED",
-            AlreadyAssigned => "ALREADY_ASSIGNED",
-            NotAssigned => "NOT_ASSIGNED",
-            IncompleteDecision => "INCOMPLETE_DECISION",
-            NoPendingDecision => "NO_PENDING_DECISION",
-            FourEyesViolation => "FOUR_EYES_VIOLATION",
-            NotDecided(_) => "NOT_DECIDED",
-            DuplicateAppeal(_) => "DUPLICATE_APPEAL",
-            AppealNotFound(_) => "APPEAL_NOT_FOUND",
-            SelfMerge => "SELF_MERGE",
-            OpenRequests(_) => "OPEN_REQUESTS",
+            ClaimNotFound => ErrorCode::ClaimNotFound,
+            ClaimAlreadyExists => ErrorCode::ClaimAlreadyExists,
+            ClaimantNotFound => ErrorCode::ClaimantNotFound,
+            ClaimantAlreadyRegistered => ErrorCode::ClaimantAlreadyRegistered,
+            CaseClosed => ErrorCode::CaseClosed,
+            CaseComplete => ErrorCode::CaseComplete,
+            NoContentions => ErrorCode::NoContentions,
+            TooManyContentions => ErrorCode::TooManyContentions,
+            ContentionNotFound(_) => ErrorCode::ContentionNotFound,
+            DuplicateContention(_) => ErrorCode::DuplicateContention,
+            DuplicateChannelEntry => ErrorCode::DuplicateChannelEntry,
+            DuplicateDocument(_) => ErrorCode::DuplicateDocument,
+            DocumentNotFound(_) => ErrorCode::DocumentNotFound,
+            DuplicateRequest(_) => ErrorCode::DuplicateRequest,
+            RequestNotFound(_) => ErrorCode::RequestNotFound,
+            Duplicate5103Notice => ErrorCode::Duplicate5103Notice,
+            InvalidEvidenceTransition { .. } => ErrorCode::InvalidEvidenceTransition,
+            RequestNotOpen => ErrorCode::RequestNotOpen,
+            RequestNotDue => ErrorCode::RequestNotDue,
+            WaiverAlreadySubmitted => ErrorCode::WaiverAlreadySubmitted,
+            InvalidPhaseTransition { .. } => ErrorCode::InvalidPhaseTransition,
+            PhaseBackReasonRequired => ErrorCode::PhaseBackReasonRequired,
+            AlreadyAssigned => ErrorCode::AlreadyAssigned,
+            NotAssigned => ErrorCode::NotAssigned,
+            IncompleteDecision => ErrorCode::IncompleteDecision,
+            NoPendingDecision => ErrorCode::NoPendingDecision,
+            FourEyesViolation => ErrorCode::FourEyesViolation,
+            NotDecided(_) => ErrorCode::NotDecided,
+            DuplicateAppeal(_) => ErrorCode::DuplicateAppeal,
+            AppealNotFound(_) => ErrorCode::AppealNotFound,
+            SelfMerge => ErrorCode::SelfMerge,
+            OpenRequests(_) => ErrorCode::OpenRequests,
         }
     }
 }

@@ -11,6 +11,7 @@
 pub mod case;
 pub mod channel;
 pub mod claimant;
+pub mod code;
 pub mod error;
 pub mod ids;
 pub mod status;
@@ -19,6 +20,7 @@ pub mod text;
 pub use case::{Case, CaseCommand, CaseEvent, CaseFile};
 pub use channel::{Channel, ChannelName, Submitter};
 pub use claimant::{Claimant, ClaimantCommand, ClaimantEvent, ClaimantPii, ClaimantRecord};
+pub use code::ErrorCode;
 pub use error::{Detail, DomainError, ParseError};
 pub use ids::*;
 pub use status::{CitizenStatus, Phase};

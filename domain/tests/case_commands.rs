@@ -130,7 +130,7 @@ fn every_other_command_on_a_missing_case_is_claim_not_found() {
         }
         let name = command.name();
         let err = given_no_case().when(command).result().unwrap_err();
-        assert_eq!(err.code(), "CLAIM_NOT_FOUND", "{name}");
+        assert_eq!(err.code().as_str(), "CLAIM_NOT_FOUND", "{name}");
     }
 }
 
@@ -1060,7 +1060,7 @@ fn moving_back_below_approval_clears_an_approved_decision() {
             )
             .unwrap_err()
             .code(),
-        "NO_PENDING_DECISION"
+        ErrorCode::NoPendingDecision
     );
 }
 
@@ -1887,15 +1887,15 @@ fn a_closed_case_refuses_everything_but_contacts_and_appeal_bookkeeping() {
                 "RecordContact" => assert!(result.is_ok(), "{name}: {result:?}"),
                 "ConcludeAppeal" => assert_ne!(
                     result.unwrap_err().code(),
-                    "CASE_CLOSED",
+                    ErrorCode::CaseClosed,
                     "{name} passes the guard"
                 ),
                 "SubmitClaim" => {
-                    assert_eq!(result.unwrap_err().code(), "CLAIM_ALREADY_EXISTS")
+                    assert_eq!(result.unwrap_err().code().as_str(), "CLAIM_ALREADY_EXISTS")
                 }
                 _ => assert_eq!(
                     result.map_err(|e| e.code()),
-                    Err("CASE_CLOSED"),
+                    Err(ErrorCode::CaseClosed),
                     "{name} on a closed case"
                 ),
             }
@@ -1911,11 +1911,13 @@ fn a_complete_case_takes_only_contacts_and_appeals() {
         let result = given(history.clone()).by(APPROVER).when(command).result();
         match name {
             "RecordContact" | "FileAppeal" => assert!(result.is_ok(), "{name}: {result:?}"),
-            "ConcludeAppeal" => assert_eq!(result.unwrap_err().code(), "APPEAL_NOT_FOUND"),
-            "SubmitClaim" => assert_eq!(result.unwrap_err().code(), "CLAIM_ALREADY_EXISTS"),
+            "ConcludeAppeal" => assert_eq!(result.unwrap_err().code().as_str(), "APPEAL_NOT_FOUND"),
+            "SubmitClaim" => {
+                assert_eq!(result.unwrap_err().code().as_str(), "CLAIM_ALREADY_EXISTS")
+            }
             _ => assert_eq!(
                 result.map_err(|e| e.code()),
-                Err("CASE_COMPLETE"),
+                Err(ErrorCode::CaseComplete),
                 "{name} on a complete case"
             ),
         }

@@ -440,7 +440,7 @@ proptest! {
                     }
                     (C::SubmitClaim(_), Err(_)) => {}
                     (other, result) => prop_assert_eq!(
-                        result.as_ref().map_err(|e| e.code()),
+                        result.as_ref().map_err(|e| e.code().as_str()),
                         Err("CLAIM_NOT_FOUND"),
                         "{} on a missing case", other.name()
                     ),
@@ -471,7 +471,7 @@ proptest! {
             if !is_closed(&d.before) {
                 continue;
             }
-            let code = d.result.as_ref().map_err(|e| e.code());
+            let code = d.result.as_ref().map_err(|e| e.code().as_str());
             match &d.command {
                 C::RecordContact(_) => prop_assert!(code.is_ok()),
                 C::ConcludeAppeal { .. } => prop_assert_ne!(code, Err("CASE_CLOSED")),

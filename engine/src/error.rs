@@ -29,26 +29,20 @@ pub enum EngineError {
 }
 
 impl EngineError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> domain::ErrorCode {
         match self {
             EngineError::Domain(e) => e.code(),
             EngineError::Invalid(_) => ParseError::CODE,
-            EngineError::VersionConflict { .. } => "VERSION_CONFLICT",
-            EngineError::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
-            EngineError::UnknownTenant => "UNKNOWN_TENANT",
-            EngineError::UnknownBenefitType(_) => "UNKNOWN_BENEFIT_TYPE",
-            EngineError::ClaimantAlreadyRegistered { .. } => "CLAIMANT_ALREADY_REGISTERED",
+            EngineError::VersionConflict { .. } => domain::ErrorCode::VersionConflict,
+            EngineError::IdempotencyKeyReused => domain::ErrorCode::IdempotencyKeyReused,
+            EngineError::UnknownTenant => domain::ErrorCode::UnknownTenant,
+            EngineError::UnknownBenefitType(_) => domain::ErrorCode::UnknownBenefitType,
+            EngineError::ClaimantAlreadyRegistered { .. } => {
+                domain::ErrorCode::ClaimantAlreadyRegistered
+            }
             EngineError::Store(e) => e.code(),
             EngineError::Decode(e) => e.code(),
-            EngineError::Encode(_) => "INTERNAL",
+            EngineError::Encode(_) => domain::ErrorCode::Internal,
         }
-    }
-
-    /// Whether the same request may succeed if simply sent again later.
-    pub fn is_retriable(&self) -> bool {
-        matches!(
-            self,
-            EngineError::VersionConflict { .. } | EngineError::Store(StoreError::Unavailable(_))
-        )
     }
 }

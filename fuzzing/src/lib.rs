@@ -56,7 +56,7 @@ pub fn submission(data: &[u8]) {
     let first = contract().submission(data);
     match &first {
         Err(e) => {
-            assert_code(e.code, "submission");
+            assert_code(e.code.as_str(), "submission");
             assert!(
                 !e.message.is_empty(),
                 "submission: {} without a message",
@@ -95,7 +95,7 @@ pub fn mail_manifest(data: &[u8]) {
         Err(e) => panic!("actor id: {e}"),
     };
     match intake::mail::decode_manifest(contract(), registry, &demo_tenant(), &scanner, data) {
-        Err(e) => assert_code(e.code, "manifest"),
+        Err(e) => assert_code(e.code.as_str(), "manifest"),
         Ok(manifest) => {
             for (i, doc) in manifest.documents.iter().enumerate() {
                 // Every entry can be named in the batch report; one without
@@ -112,7 +112,7 @@ pub fn mail_manifest(data: &[u8]) {
                     );
                 }
                 match &doc.submission {
-                    Err(e) => assert_code(e.code, "manifest entry"),
+                    Err(e) => assert_code(e.code.as_str(), "manifest entry"),
                     Ok(s) => {
                         assert_eq!(s.channel, domain::Channel::MailScan);
                         assert_eq!(s.documents.len(), 1, "manifest: one document per entry");
@@ -167,8 +167,8 @@ pub fn stored_event(data: &[u8]) {
             assert_eq!(back.as_ref().ok(), Some(event), "stored event: round trip");
         }
         (Err(a), Err(b)) => {
-            assert_code(a.code(), "stored event");
-            assert_code(b.code(), "stored event");
+            assert_code(a.code().as_str(), "stored event");
+            assert_code(b.code().as_str(), "stored event");
         }
     }
 }
@@ -205,7 +205,7 @@ pub fn jwt(data: &[u8]) {
     let text = String::from_utf8_lossy(rest);
     if mode == 0 {
         match authenticator().authenticate_header(Some(&text)) {
-            Err(e) => assert_code(e.code(), "jwt"),
+            Err(e) => assert_code(e.code().as_str(), "jwt"),
             // Forging a signature is not something a fuzzer can do.
             Ok(p) => panic!(
                 "jwt: an unsigned header value was accepted for {}",
@@ -230,7 +230,7 @@ pub fn jwt(data: &[u8]) {
     };
     match authenticator().authenticate(&format!("{message}.{signature}")) {
         Err(e) => {
-            assert_code(e.code(), "jwt");
+            assert_code(e.code().as_str(), "jwt");
             assert!(
                 !matches!(e, AuthError::BadConfig(_)),
                 "jwt: a token is not configuration"

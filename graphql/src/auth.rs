@@ -211,11 +211,11 @@ pub enum AuthError {
 impl AuthError {
     /// `UNAUTHENTICATED` for every token problem, `BAD_CONFIGURATION` for
     /// key or configuration problems.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> domain::ErrorCode {
         match self {
-            AuthError::BadConfig(_) => "BAD_CONFIGURATION",
-            AuthError::UnknownTenant => "UNKNOWN_TENANT",
-            _ => "UNAUTHENTICATED",
+            AuthError::BadConfig(_) => domain::ErrorCode::BadConfiguration,
+            AuthError::UnknownTenant => domain::ErrorCode::UnknownTenant,
+            _ => domain::ErrorCode::Unauthenticated,
         }
     }
 
@@ -950,7 +950,7 @@ s49t0a/gZR4fOlSAauv10LGqn5S9Bg2x6PVSxWr3BKTneHq+nP3WNivmT3p3eB6p
     fn assert_unauthenticated(result: Result<Principal, AuthError>, expected: AuthError) {
         let err = result.unwrap_err();
         assert_eq!(err, expected);
-        assert_eq!(err.code(), "UNAUTHENTICATED");
+        assert_eq!(err.code().as_str(), "UNAUTHENTICATED");
     }
 
     // -- roles ---------------------------------------------------------------
@@ -1311,7 +1311,7 @@ s49t0a/gZR4fOlSAauv10LGqn5S9Bg2x6PVSxWr3BKTneHq+nP3WNivmT3p3eB6p
         for (claims, expected) in cases {
             let err = auth.authenticate(&sign_hs(&claims, SECRET)).unwrap_err();
             assert_eq!(err, expected, "claims: {claims}");
-            assert_eq!(err.code(), "UNAUTHENTICATED");
+            assert_eq!(err.code().as_str(), "UNAUTHENTICATED");
             let name = match expected {
                 AuthError::MissingClaim(name) | AuthError::InvalidClaim(name) => name,
                 _ => unreachable!(),
@@ -1466,7 +1466,7 @@ s49t0a/gZR4fOlSAauv10LGqn5S9Bg2x6PVSxWr3BKTneHq+nP3WNivmT3p3eB6p
     fn assert_bad_config(config: AuthConfig) {
         let err = Authenticator::new(config).unwrap_err();
         assert!(matches!(err, AuthError::BadConfig(_)), "{err:?}");
-        assert_eq!(err.code(), "BAD_CONFIGURATION");
+        assert_eq!(err.code().as_str(), "BAD_CONFIGURATION");
     }
 
     #[test]
@@ -1684,7 +1684,7 @@ s49t0a/gZR4fOlSAauv10LGqn5S9Bg2x6PVSxWr3BKTneHq+nP3WNivmT3p3eB6p
         for input in &inputs {
             for auth in &authenticators {
                 if let Err(err) = auth.authenticate(input) {
-                    assert_eq!(err.code(), "UNAUTHENTICATED");
+                    assert_eq!(err.code().as_str(), "UNAUTHENTICATED");
                 }
                 let _ = auth.authenticate_header(Some(input));
                 let _ = auth.authenticate_header(Some(&format!("Bearer {input}")));

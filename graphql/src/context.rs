@@ -279,7 +279,7 @@ impl Api {
         self.audit(p, action, subject_type, subject_id, "", "UNVERIFIED")
             .await?;
         Err(ApiError::Refused {
-            code: "IDENTITY_NOT_VERIFIED",
+            code: domain::ErrorCode::IdentityNotVerified,
             message: "verify the caller's identity first (recordIdentityVerification)".into(),
         })
     }

@@ -2,6 +2,7 @@
 //! internals.
 
 use async_graphql::ErrorExtensions;
+use domain::ErrorCode;
 use engine::EngineError;
 use projections::ReadError;
 
@@ -19,13 +20,13 @@ pub enum ApiError {
     Restricted,
     /// A coded refusal from the domain or the pipeline.
     Refused {
-        code: &'static str,
+        code: ErrorCode,
         message: String,
     },
     /// A coded refusal with what it is about in the error's `extensions`
     /// (by field name), never in its message.
     RefusedNaming {
-        code: &'static str,
+        code: ErrorCode,
         message: String,
         details: Vec<(&'static str, domain::Detail)>,
     },
@@ -39,17 +40,17 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::Unauthenticated => "UNAUTHENTICATED",
-            ApiError::Forbidden => "FORBIDDEN",
-            ApiError::NotFound => "NOT_FOUND",
-            ApiError::BadInput(_) => "BAD_USER_INPUT",
-            ApiError::Restricted => "RESTRICTED_RECORD",
-            ApiError::Refused { code, .. } | ApiError::RefusedNaming { code, .. } => code,
-            ApiError::Unavailable => "SERVICE_UNAVAILABLE",
-            ApiError::RateLimited { .. } => "RATE_LIMITED",
-            ApiError::Internal => "INTERNAL",
+            ApiError::Unauthenticated => ErrorCode::Unauthenticated,
+            ApiError::Forbidden => ErrorCode::Forbidden,
+            ApiError::NotFound => ErrorCode::NotFound,
+            ApiError::BadInput(_) => ErrorCode::BadUserInput,
+            ApiError::Restricted => ErrorCode::RestrictedRecord,
+            ApiError::Refused { code, .. } | ApiError::RefusedNaming { code, .. } => *code,
+            ApiError::Unavailable => ErrorCode::ServiceUnavailable,
+            ApiError::RateLimited { .. } => ErrorCode::RateLimited,
+            ApiError::Internal => ErrorCode::Internal,
         }
     }
 
@@ -77,8 +78,7 @@ impl ApiError {
 impl From<ApiError> for async_graphql::Error {
     fn from(e: ApiError) -> Self {
         let code = e.code();
-        let retriable = matches!(e, ApiError::Unavailable | ApiError::RateLimited { .. })
-            || code == "VERSION_CONFLICT";
+        let retriable = code.is_retriable();
         let retry_after = match e {
             ApiError::RateLimited { retry_after_secs } => Some(retry_after_secs),
             _ => None,
@@ -88,7 +88,7 @@ impl From<ApiError> for async_graphql::Error {
             _ => Vec::new(),
         };
         async_graphql::Error::new(e.message()).extend_with(|_, ext| {
-            ext.set("code", code);
+            ext.set("code", code.as_str());
             for (field, detail) in &details {
                 match detail {
                     domain::Detail::One(value) => ext.set(*field, value.clone()),
@@ -110,7 +110,7 @@ impl From<EngineError> for ApiError {
         match &e {
             EngineError::Store(store::StoreError::Unavailable(_)) => ApiError::Unavailable,
             EngineError::Store(_) | EngineError::Decode(_) | EngineError::Encode(_) => {
-                tracing::error!(code = e.code(), error = %e, "command failed");
+                tracing::error!(code = %e.code(), error = %e, "command failed");
                 ApiError::Internal
             }
             // A missing or foreign claimant looks exactly like a missing case.
@@ -133,10 +133,10 @@ impl From<EngineError> for ApiError {
 
 impl From<ReadError> for ApiError {
     fn from(e: ReadError) -> Self {
-        if e.code() == "STORE_UNAVAILABLE" {
+        if e.code() == ErrorCode::StoreUnavailable {
             return ApiError::Unavailable;
         }
-        tracing::error!(code = e.code(), error = %e, "read failed");
+        tracing::error!(code = %e.code(), error = %e, "read failed");
         ApiError::Internal
     }
 }

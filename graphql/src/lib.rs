@@ -254,16 +254,16 @@ fn code_errors(response: &mut async_graphql::Response, parses: bool) {
             continue;
         }
         let code = if !error.path.is_empty() {
-            "BAD_USER_INPUT"
+            domain::ErrorCode::BadUserInput
         } else if !parses {
-            "GRAPHQL_PARSE_FAILED"
+            domain::ErrorCode::GraphqlParseFailed
         } else {
-            "GRAPHQL_VALIDATION_FAILED"
+            domain::ErrorCode::GraphqlValidationFailed
         };
         error
             .extensions
             .get_or_insert_with(Default::default)
-            .set("code", code);
+            .set("code", code.as_str());
     }
 }
 
@@ -276,7 +276,7 @@ async fn graphql(
         // Not JSON, not an object, no `query`: refused with a code, not a
         // plain-text 400.
         let mut response = error_response(ApiError::Refused {
-            code: "BAD_REQUEST",
+            code: domain::ErrorCode::BadRequest,
             message: "the body is not a GraphQL request: a JSON object with a `query` string"
                 .into(),
         })

@@ -41,11 +41,11 @@ pub enum Refusal {
 impl Refusal {
     /// The `extensions.code`: a document that nests too deeply cannot be
     /// parsed here; the others parse but are not valid for this server.
-    pub fn code(self) -> &'static str {
+    pub fn code(self) -> domain::ErrorCode {
         match self {
-            Refusal::TooLarge | Refusal::TooDeep => "GRAPHQL_PARSE_FAILED",
+            Refusal::TooLarge | Refusal::TooDeep => domain::ErrorCode::GraphqlParseFailed,
             Refusal::TooManyFields | Refusal::TooManyAliases | Refusal::Introspection => {
-                "GRAPHQL_VALIDATION_FAILED"
+                domain::ErrorCode::GraphqlValidationFailed
             }
         }
     }
@@ -73,7 +73,7 @@ impl Refusal {
         error
             .extensions
             .get_or_insert_with(Default::default)
-            .set("code", self.code());
+            .set("code", self.code().as_str());
         error
     }
 }

@@ -1026,7 +1026,7 @@ impl MutationRoot {
                     let open = kept.closed.is_none() && kept.phase != domain::Phase::Complete;
                     if kept.claimant != merged.claimant || kept.benefit != merged.benefit || !open {
                         return Err(ApiError::Refused {
-                            code: "INVALID_SURVIVOR",
+                            code: domain::ErrorCode::InvalidSurvivor,
                             message: "merge into an open case of the same claimant and benefit"
                                 .into(),
                         });
@@ -1127,7 +1127,7 @@ impl MutationRoot {
             )
             .await
             .map_err(|e| match e.code {
-                "NOT_FOUND" => ApiError::NotFound,
+                domain::ErrorCode::NotFound => ApiError::NotFound,
                 code => ApiError::RefusedNaming {
                     code,
                     message: e.message,
@@ -1288,11 +1288,16 @@ impl MutationRoot {
 /// caller cannot see is NOT_FOUND.
 fn intake_error(e: intake::IntakeError) -> ApiError {
     match e.code {
-        "NOT_FOUND" | "CLAIM_NOT_FOUND" | "CLAIMANT_NOT_FOUND" | "UNKNOWN_CLAIMANT"
-        | "CLAIMANT_MISMATCH" => ApiError::NotFound,
-        "STORE_UNAVAILABLE" => ApiError::Unavailable,
-        "INTERNAL" => ApiError::Internal,
-        "CHANNEL_NOT_ALLOWED" | "KIND_NOT_ALLOWED" => ApiError::Forbidden,
+        domain::ErrorCode::NotFound
+        | domain::ErrorCode::ClaimNotFound
+        | domain::ErrorCode::ClaimantNotFound
+        | domain::ErrorCode::UnknownClaimant
+        | domain::ErrorCode::ClaimantMismatch => ApiError::NotFound,
+        domain::ErrorCode::StoreUnavailable => ApiError::Unavailable,
+        domain::ErrorCode::Internal => ApiError::Internal,
+        domain::ErrorCode::ChannelNotAllowed | domain::ErrorCode::KindNotAllowed => {
+            ApiError::Forbidden
+        }
         code => ApiError::RefusedNaming {
             code,
             message: e.message,

@@ -201,7 +201,7 @@ impl QueryRoot {
         let candidates = visible;
         if candidates.len() > 1 {
             return Err(ApiError::Refused {
-                code: "AMBIGUOUS_MATCH",
+                code: domain::ErrorCode::AmbiguousMatch,
                 message: "several people match: ask for the file number".into(),
             }
             .into());

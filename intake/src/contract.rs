@@ -4,7 +4,7 @@
 
 use crate::IntakeError;
 use chrono::{DateTime, NaiveDate, Utc};
-use domain::{BenefitType, Channel, ExternalId, FileNumber, Submitter, Text};
+use domain::{BenefitType, Channel, ErrorCode, ExternalId, FileNumber, Submitter, Text};
 use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
@@ -266,7 +266,10 @@ impl ClaimantRef {
 impl DocumentRef {
     pub(crate) fn parse(raw: &RawDocument) -> Result<DocumentRef, IntakeError> {
         if raw.page_count == 0 {
-            return Err(IntakeError::new("EMPTY_FILE", "the document has no pages"));
+            return Err(IntakeError::new(
+                ErrorCode::EmptyFile,
+                "the document has no pages",
+            ));
         }
         Ok(DocumentRef {
             document_id: raw.document_id.clone(),
@@ -274,7 +277,7 @@ impl DocumentRef {
             pages: raw.page_count,
             checksum: domain::Checksum::parse(&raw.checksum).map_err(|_| {
                 IntakeError::new(
-                    "BAD_CHECKSUM",
+                    ErrorCode::BadChecksum,
                     "checksum must be sha256: and 64 lowercase hex digits",
                 )
             })?,
@@ -302,7 +305,7 @@ impl Contract {
     /// Bytes → a validated submission, or a coded refusal.
     pub fn submission(&self, bytes: &[u8]) -> Result<Submission, IntakeError> {
         let doc: Value = serde_json::from_slice(bytes)
-            .map_err(|_| IntakeError::new("MALFORMED_JSON", "the body is not JSON"))?;
+            .map_err(|_| IntakeError::new(ErrorCode::MalformedJson, "the body is not JSON"))?;
         self.submission_value(&doc)
     }
 
@@ -311,7 +314,10 @@ impl Contract {
             return Err(IntakeError::new(schema_code(&v), v));
         }
         let raw: RawSubmission = serde_json::from_value(doc.clone()).map_err(|_| {
-            IntakeError::new("SCHEMA_VIOLATION", "the document does not match the schema")
+            IntakeError::new(
+                ErrorCode::SchemaViolation,
+                "the document does not match the schema",
+            )
         })?;
         let actor = |a: &Option<String>| -> Result<domain::ActorId, IntakeError> {
             Ok(domain::ActorId::parse(a.as_deref().unwrap_or_default())?)
@@ -360,10 +366,10 @@ impl Contract {
 }
 
 /// Missing fields get their own code; everything else is a schema violation.
-pub(crate) fn schema_code(violation: &str) -> &'static str {
+pub(crate) fn schema_code(violation: &str) -> ErrorCode {
     if violation.contains("missing required field") {
-        "MISSING_FIELD"
+        ErrorCode::MissingField
     } else {
-        "SCHEMA_VIOLATION"
+        ErrorCode::SchemaViolation
     }
 }

@@ -49,7 +49,7 @@ pub(crate) struct GroupReads {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct IntakeError {
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     /// What the refusal is about, by field name (ids, statuses): values
     /// are never in the message.
@@ -57,7 +57,7 @@ pub struct IntakeError {
 }
 
 impl IntakeError {
-    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -166,7 +166,7 @@ impl Registry {
             return Ok(());
         }
         Err(IntakeError::new(
-            "UNKNOWN_DOCUMENT_TYPE",
+            ErrorCode::UnknownDocumentType,
             "the document type (documentType) is not one this agency accepts (GET /intake/document-types, GraphQL documentTypes)",
         ))
     }
@@ -205,7 +205,7 @@ pub enum Filed {
         replayed: bool,
     },
     /// No claimant (or no open case) could be matched: waiting for an agent.
-    Unidentified { reason: &'static str },
+    Unidentified { reason: ErrorCode },
 }
 
 pub struct Intake {
@@ -262,7 +262,7 @@ impl Intake {
     fn authorize(&self, caller: &Caller, s: &Submission) -> Result<(), IntakeError> {
         let refuse = |what: &str| {
             Err(IntakeError::new(
-                "CHANNEL_NOT_ALLOWED",
+                ErrorCode::ChannelNotAllowed,
                 format!("this channel takes submissions from {what} only"),
             ))
         };
@@ -274,7 +274,7 @@ impl Intake {
                 }
                 if !matches!(s.submitted_by, Submitter::Claimant) {
                     return Err(IntakeError::new(
-                        "SUBMITTER_MISMATCH",
+                        ErrorCode::SubmitterMismatch,
                         "web submissions are made by the claimant",
                     ));
                 }
@@ -302,19 +302,19 @@ impl Intake {
                     .and_then(|t| t.channels.get(s.channel.code()))
                     .ok_or_else(|| {
                         IntakeError::new(
-                            "UNKNOWN_CHANNEL",
+                            ErrorCode::UnknownChannel,
                             "the channel (channel) is not registered for this agency",
                         )
                     })?;
                 if !rule.principals.contains(caller.actor.as_str()) {
                     return Err(IntakeError::new(
-                        "CHANNEL_NOT_ALLOWED",
+                        ErrorCode::ChannelNotAllowed,
                         "this channel takes submissions only from the principals registered for it",
                     ));
                 }
                 if !rule.kinds.contains(&s.kind) {
                     return Err(IntakeError::new(
-                        "KIND_NOT_ALLOWED",
+                        ErrorCode::KindNotAllowed,
                         "this channel does not accept this kind of submission (kind)",
                     ));
                 }
@@ -336,7 +336,7 @@ impl Intake {
                 let found = self.engine.find_claimant(&caller.tenant, f).await?;
                 if found != Some(*own) {
                     return Err(IntakeError::new(
-                        "CLAIMANT_MISMATCH",
+                        ErrorCode::ClaimantMismatch,
                         "the claimant named is not you",
                     ));
                 }
@@ -430,12 +430,15 @@ impl Intake {
             }
         };
         let Some(record) = state.record() else {
-            return Err(IntakeError::new("CLAIMANT_NOT_FOUND", "claimant not found"));
+            return Err(IntakeError::new(
+                ErrorCode::ClaimantNotFound,
+                "claimant not found",
+            ));
         };
         if let Submitter::Representative(rep) = &s.submitted_by {
             if record.representative.as_ref().map(|r| &r.actor) != Some(rep) {
                 return Err(IntakeError::new(
-                    "REPRESENTATIVE_NOT_AUTHORIZED",
+                    ErrorCode::RepresentativeNotAuthorized,
                     "the representative does not hold this claimant's power of attorney",
                 ));
             }
@@ -447,7 +450,7 @@ impl Intake {
             .is_some_and(|office| caller.office.as_deref() == Some(office.as_str()));
         if colleague && !matches!(caller.kind, CallerKind::Citizen(_)) {
             return Err(IntakeError::new(
-                "COLLEAGUE_CONFLICT",
+                ErrorCode::ColleagueConflict,
                 "the claimant is an agency employee of your office; a colleague may not handle this intake",
             ));
         }
@@ -456,7 +459,7 @@ impl Intake {
             && !caller.sensitive
         {
             return Err(IntakeError::new(
-                "RESTRICTED_RECORD",
+                ErrorCode::RestrictedRecord,
                 "this claimant's record is restricted; an intake needs staff with the SENSITIVE permission",
             ));
         }
@@ -507,7 +510,7 @@ impl Intake {
                 .await?;
             return match case.file() {
                 Some(f) if f.claimant == claimant => Ok(Some(f.id)),
-                _ => Err(IntakeError::new("NOT_FOUND", "not found")),
+                _ => Err(IntakeError::new(ErrorCode::NotFound, "not found")),
             };
         }
         if let Some(benefit) = &s.benefit {
@@ -540,7 +543,7 @@ impl Intake {
             0 => Ok(None),
             1 => Ok(open.first().copied()),
             _ => Err(IntakeError::new(
-                "AMBIGUOUS_CASE",
+                ErrorCode::AmbiguousCase,
                 "the claimant has several open claims: give caseId or benefitType",
             )),
         }
@@ -622,7 +625,7 @@ impl Intake {
         let now = chrono::Utc::now();
         if s.received_at > now + chrono::Duration::hours(1) {
             return Err(IntakeError::new(
-                "RECEIVED_IN_FUTURE",
+                ErrorCode::ReceivedInFuture,
                 "receivedAt is in the future",
             ));
         }
@@ -646,10 +649,10 @@ impl Intake {
         let Some(claimant) = claimant else {
             return match s.channel {
                 Channel::MailScan => Ok(Filed::Unidentified {
-                    reason: "NO_CLAIMANT_MATCH",
+                    reason: ErrorCode::NoClaimantMatch,
                 }),
                 _ => Err(IntakeError::new(
-                    "UNKNOWN_CLAIMANT",
+                    ErrorCode::UnknownClaimant,
                     "no claimant matches the identification given",
                 )),
             };
@@ -667,7 +670,7 @@ impl Intake {
                 let benefit = s
                     .benefit
                     .clone()
-                    .ok_or_else(|| IntakeError::new("MISSING_FIELD", "benefitType"))?;
+                    .ok_or_else(|| IntakeError::new(ErrorCode::MissingField, "benefitType"))?;
                 let r = self
                     .engine
                     .submit_claim(
@@ -695,10 +698,10 @@ impl Intake {
                 else {
                     return match s.channel {
                         Channel::MailScan => Ok(Filed::Unidentified {
-                            reason: "NO_OPEN_CASE",
+                            reason: ErrorCode::NoOpenCase,
                         }),
                         _ => Err(IntakeError::new(
-                            "NO_OPEN_CASE",
+                            ErrorCode::NoOpenCase,
                             "the claimant has no open claim to add this to",
                         )),
                     };
@@ -738,7 +741,7 @@ impl Intake {
                         let summary = s
                             .summary
                             .clone()
-                            .ok_or_else(|| IntakeError::new("MISSING_FIELD", "summary"))?;
+                            .ok_or_else(|| IntakeError::new(ErrorCode::MissingField, "summary"))?;
                         let contact = NewContact {
                             id: ContactId::from_uuid(derived(&[
                                 caller.tenant.as_str(),
@@ -758,9 +761,9 @@ impl Intake {
                             .await?
                     }
                     Kind::Appeal => {
-                        let contention = s
-                            .contention_id
-                            .ok_or_else(|| IntakeError::new("MISSING_FIELD", "contentionId"))?;
+                        let contention = s.contention_id.ok_or_else(|| {
+                            IntakeError::new(ErrorCode::MissingField, "contentionId")
+                        })?;
                         let entry = NewChannelEntry {
                             id: EntryId::from_uuid(derived(&[
                                 caller.tenant.as_str(),
@@ -777,7 +780,9 @@ impl Intake {
                             .file_appeal(&env, case, ContentionId::from_uuid(contention), entry)
                             .await?
                     }
-                    Kind::NewClaim => return Err(IntakeError::new("INTERNAL", "unreachable")),
+                    Kind::NewClaim => {
+                        return Err(IntakeError::new(ErrorCode::Internal, "unreachable"))
+                    }
                 }
             }
         };

@@ -16,7 +16,9 @@ use crate::contract::{
 };
 use crate::{Caller, CallerKind, Filed, GroupReads, Intake, IntakeError};
 use chrono::{DateTime, NaiveDate, Utc};
-use domain::{BenefitType, Channel, ClaimantId, ExternalId, FileNumber, Submitter, TenantId, Text};
+use domain::{
+    BenefitType, Channel, ClaimantId, ErrorCode, ExternalId, FileNumber, Submitter, TenantId, Text,
+};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use projections::IntakeDocument;
 use serde::{Deserialize, Serialize};
@@ -54,12 +56,12 @@ pub struct BatchReport {
 }
 
 /// Codes that must not become a document's permanent outcome.
-const TRANSIENT: &[&str] = &[
-    "VERSION_CONFLICT",
-    "RESTRICTED_RECORD",
-    "COLLEAGUE_CONFLICT",
-    "CHANNEL_NOT_ALLOWED",
-    "KIND_NOT_ALLOWED",
+const TRANSIENT: &[ErrorCode] = &[
+    ErrorCode::VersionConflict,
+    ErrorCode::RestrictedRecord,
+    ErrorCode::ColleagueConflict,
+    ErrorCode::ChannelNotAllowed,
+    ErrorCode::KindNotAllowed,
 ];
 
 fn result_of(doc: &IntakeDocument) -> DocumentResult {
@@ -77,7 +79,7 @@ fn rejected(document_id: &str, e: &IntakeError) -> DocumentResult {
         document_id: document_id.to_owned(),
         status: "REJECTED".into(),
         case_id: None,
-        error_code: Some(e.code.to_owned()),
+        error_code: Some(e.code.as_str().to_owned()),
         error_message: Some(e.message.clone()),
     }
 }
@@ -228,7 +230,7 @@ fn decode_entry(
         entry_submission(contract, registry, tenant, batch_id, scanned_by, &entry),
     ) {
         (None, Ok(_)) => Err(IntakeError::new(
-            "MISSING_FIELD",
+            ErrorCode::MissingField,
             "documentId must not be blank",
         )),
         (_, decoded) => decoded,
@@ -267,7 +269,7 @@ fn read_manifest(contract: &crate::Contract, bytes: &[u8]) -> Result<RawManifest
 }
 
 fn read_envelope(bytes: &[u8]) -> Result<(Value, Vec<Box<RawValue>>), IntakeError> {
-    let malformed = || IntakeError::new("MALFORMED_JSON", "the manifest is not JSON");
+    let malformed = || IntakeError::new(ErrorCode::MalformedJson, "the manifest is not JSON");
     let fields: std::collections::BTreeMap<String, Box<RawValue>> =
         match serde_json::from_slice(bytes) {
             Ok(fields) => fields,
@@ -331,8 +333,12 @@ fn entry_submission(
     if let Some(v) = contract.entry_violation(entry) {
         return Err(IntakeError::new(schema_code(&v), v));
     }
-    let raw: RawEntry = serde_json::from_value(entry.clone())
-        .map_err(|_| IntakeError::new("SCHEMA_VIOLATION", "entry does not match the schema"))?;
+    let raw: RawEntry = serde_json::from_value(entry.clone()).map_err(|_| {
+        IntakeError::new(
+            ErrorCode::SchemaViolation,
+            "entry does not match the schema",
+        )
+    })?;
     let document = DocumentRef::parse(&RawDocument {
         document_id: raw.document_id.clone(),
         document_type: raw.document_type.clone(),
@@ -344,7 +350,7 @@ fn entry_submission(
     let kind = raw.kind.unwrap_or_else(|| default_kind(&raw.document_type));
     if kind == Kind::NewClaim && (raw.benefit_type.is_none() || raw.contentions.is_empty()) {
         return Err(IntakeError::new(
-            "MISSING_FIELD",
+            ErrorCode::MissingField,
             "a claim form needs benefitType and contentions",
         ));
     }
@@ -450,7 +456,7 @@ impl Intake {
     ) -> Result<BatchReport, IntakeError> {
         if matches!(caller.kind, CallerKind::Citizen(_)) {
             return Err(IntakeError::new(
-                "CHANNEL_NOT_ALLOWED",
+                ErrorCode::ChannelNotAllowed,
                 "citizens may not submit mail-scan batches",
             ));
         }
@@ -648,7 +654,7 @@ impl Intake {
             }
             Some(_) => {
                 let duplicate = IntakeError::new(
-                    "DUPLICATE_DOCUMENT_ID",
+                    ErrorCode::DuplicateDocumentId,
                     "a different document was already filed under this document id",
                 );
                 return Ok((rejected(document_id, &duplicate), None));
@@ -662,7 +668,8 @@ impl Intake {
         let (status, case_id, code, message) = match &outcome {
             Ok(Filed::Case { case_id, .. }) => ("ATTACHED", Some(*case_id), None, None),
             Ok(Filed::Unidentified { reason }) => ("UNIDENTIFIED", None, Some(*reason), None),
-            Err(e) if e.code == "STORE_UNAVAILABLE" || e.code == "INTERNAL" => {
+            // Faults, not refusals: the batch stops here and may be sent again.
+            Err(e) if matches!(e.code, ErrorCode::StoreUnavailable | ErrorCode::Internal) => {
                 return Err(e.clone())
             }
             // Refusals that depend on the moment or on who sent it are
@@ -677,7 +684,7 @@ impl Intake {
             document_id: document_id.to_owned(),
             checksum: doc.checksum.clone(),
             status: status.into(),
-            error_code: code.map(str::to_owned),
+            error_code: code.map(|c: ErrorCode| c.as_str().to_owned()),
             error_message: message,
             case_id,
             received_at: doc.received_at.unwrap_or_else(Utc::now),
@@ -711,7 +718,7 @@ impl Intake {
     ) -> Result<DocumentResult, IntakeError> {
         if caller.kind != CallerKind::Staff {
             return Err(IntakeError::new(
-                "FORBIDDEN",
+                ErrorCode::Forbidden,
                 "only staff resolve unidentified mail",
             ));
         }
@@ -720,18 +727,18 @@ impl Intake {
             .intake_document(&caller.tenant, "MAIL_SCAN", document_id)
             .await?
         else {
-            return Err(IntakeError::new("NOT_FOUND", "not found"));
+            return Err(IntakeError::new(ErrorCode::NotFound, "not found"));
         };
         if doc.status != "UNIDENTIFIED" {
             let mut refused = IntakeError::new(
-                "NOT_UNIDENTIFIED",
+                ErrorCode::NotUnidentified,
                 "the document is not waiting to be identified (status)",
             );
             refused.details = vec![("status", domain::Detail::One(doc.status.clone()))];
             return Err(refused);
         }
         let entry: Value = serde_json::from_str(&doc.entry)
-            .map_err(|_| IntakeError::new("INTERNAL", "stored entry unreadable"))?;
+            .map_err(|_| IntakeError::new(ErrorCode::Internal, "stored entry unreadable"))?;
         let scanned_by = caller.actor.clone();
         let mut submission = entry_submission(
             &self.contract,
@@ -744,7 +751,7 @@ impl Intake {
         submission.case_id = case;
         let (state, _) = self.engine.load_claimant(&caller.tenant, claimant).await?;
         if state.record().is_none() {
-            return Err(IntakeError::new("NOT_FOUND", "not found"));
+            return Err(IntakeError::new(ErrorCode::NotFound, "not found"));
         }
         match self.file(caller, &submission, Some(claimant)).await? {
             Filed::Case { case_id, .. } => {
@@ -800,7 +807,7 @@ mod tests {
             checksum: String::new(),
             received_at: None,
             entry: RawValue::from_string("{}".into()).expect("a JSON text"),
-            submission: Err(IntakeError::new("MISSING_FIELD", "test")),
+            submission: Err(IntakeError::new(ErrorCode::MissingField, "test")),
         }
     }
 

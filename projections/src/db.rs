@@ -25,14 +25,14 @@ pub enum ReadError {
 }
 
 impl ReadError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> domain::ErrorCode {
         match self {
             ReadError::Db(
                 sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed,
-            ) => "STORE_UNAVAILABLE",
+            ) => domain::ErrorCode::StoreUnavailable,
             ReadError::Store(e) => e.code(),
-            ReadError::RebuildRunning => "REBUILD_IN_PROGRESS",
-            _ => "INTERNAL",
+            ReadError::RebuildRunning => domain::ErrorCode::RebuildInProgress,
+            _ => domain::ErrorCode::Internal,
         }
     }
 }

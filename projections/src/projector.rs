@@ -77,7 +77,7 @@ impl Projector {
             match self.catch_up().await {
                 Ok(_) => {}
                 Err(e) => {
-                    tracing::warn!(error = %e, code = e.code(), "projector batch failed; retrying");
+                    tracing::warn!(error = %e, code = %e.code().as_str(), "projector batch failed; retrying");
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
             }

@@ -5,11 +5,11 @@
 //! client address's. Over the rate: 429 `RATE_LIMITED` with `Retry-After`,
 //! before any body is read.
 
-use crate::errors::HttpCode;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use domain::ErrorCode;
 use graphql::auth::Authenticated;
 use graphql::Api;
 use serde_json::json;
@@ -41,14 +41,14 @@ pub async fn admit(State(api): State<Arc<Api>>, mut req: Request, next: Next) ->
 }
 
 fn too_many(graphql: bool, secs: u64) -> Response {
-    let code = HttpCode::RateLimited;
+    let code = ErrorCode::RateLimited;
     let message = format!("too many requests; try again in {secs} s");
     let body = if graphql {
-        json!({"errors": [{"message": message, "extensions": {"code": code.code(), "retriable": true, "retryAfterSeconds": secs}}]})
+        json!({"errors": [{"message": message, "extensions": {"code": code.as_str(), "retriable": code.is_retriable(), "retryAfterSeconds": secs}}]})
     } else {
-        json!({"error": {"code": code.code(), "message": message}})
+        json!({"error": {"code": code.as_str(), "message": message}})
     };
-    let mut response = (code.status(), axum::Json(body)).into_response();
+    let mut response = (crate::errors::status(code), axum::Json(body)).into_response();
     if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
         response.headers_mut().insert(header::RETRY_AFTER, v);
     }

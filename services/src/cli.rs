@@ -145,7 +145,7 @@ pub enum CliError {
     #[error("case {0} not found")]
     NotFound(CaseId),
     #[error("{0}: {1}")]
-    Intake(&'static str, String),
+    Intake(domain::ErrorCode, String),
     #[error(transparent)]
     Generator(#[from] crate::generator::LoadError),
     #[error(transparent)]
@@ -153,19 +153,19 @@ pub enum CliError {
 }
 
 impl CliError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> domain::ErrorCode {
         match self {
-            CliError::Config(_) => "BAD_CONFIGURATION",
+            CliError::Config(_) => domain::ErrorCode::BadConfiguration,
             CliError::App(e) => e.code(),
             CliError::Store(e) => e.code(),
             CliError::Engine(e) => e.code(),
             CliError::Seed(e) => e.code(),
             CliError::Read(e) => e.code(),
             CliError::Auth(e) => e.code(),
-            CliError::Io(_) => "IO_ERROR",
+            CliError::Io(_) => domain::ErrorCode::IoError,
             CliError::Input(_) | CliError::Usage(_) => domain::ParseError::CODE,
-            CliError::NotFound(_) => "CLAIM_NOT_FOUND",
-            CliError::Intake(code, _) => code,
+            CliError::NotFound(_) => domain::ErrorCode::ClaimNotFound,
+            CliError::Intake(code, _) => *code,
             CliError::Generator(e) => e.code(),
             CliError::Kafka(e) => e.code(),
         }

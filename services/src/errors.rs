@@ -10,102 +10,39 @@ use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use domain::ErrorCode;
 use serde_json::json;
 
-/// The codes of refusals made by the HTTP layers themselves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HttpCode {
-    BadRequest,
-    Unauthenticated,
-    Forbidden,
-    NotFound,
-    MethodNotAllowed,
-    RequestTimeout,
-    PayloadTooLarge,
-    UnsupportedMediaType,
-    Unprocessable,
-    RateLimited,
-    Unavailable,
-    Internal,
+/// The code of a refusal made by an HTTP layer itself, from its status.
+fn of_status(status: StatusCode) -> ErrorCode {
+    match status {
+        StatusCode::UNAUTHORIZED => ErrorCode::Unauthenticated,
+        StatusCode::FORBIDDEN => ErrorCode::Forbidden,
+        StatusCode::NOT_FOUND => ErrorCode::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
+        StatusCode::REQUEST_TIMEOUT => ErrorCode::RequestTimeout,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
+        StatusCode::UNPROCESSABLE_ENTITY => ErrorCode::BadUserInput,
+        StatusCode::TOO_MANY_REQUESTS => ErrorCode::RateLimited,
+        StatusCode::SERVICE_UNAVAILABLE => ErrorCode::ServiceUnavailable,
+        s if s.is_server_error() => ErrorCode::Internal,
+        _ => ErrorCode::BadRequest,
+    }
 }
 
-impl HttpCode {
-    pub fn code(self) -> &'static str {
-        match self {
-            HttpCode::BadRequest => "BAD_REQUEST",
-            HttpCode::Unauthenticated => "UNAUTHENTICATED",
-            HttpCode::Forbidden => "FORBIDDEN",
-            HttpCode::NotFound => "NOT_FOUND",
-            HttpCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
-            HttpCode::RequestTimeout => "REQUEST_TIMEOUT",
-            HttpCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
-            HttpCode::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
-            HttpCode::Unprocessable => "BAD_USER_INPUT",
-            HttpCode::RateLimited => "RATE_LIMITED",
-            HttpCode::Unavailable => "SERVICE_UNAVAILABLE",
-            HttpCode::Internal => "INTERNAL",
-        }
-    }
+/// The HTTP status of `code` (its [`ErrorCode::http_status`]).
+pub fn status(code: ErrorCode) -> StatusCode {
+    StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
 
-    pub fn status(self) -> StatusCode {
-        match self {
-            HttpCode::BadRequest => StatusCode::BAD_REQUEST,
-            HttpCode::Unauthenticated => StatusCode::UNAUTHORIZED,
-            HttpCode::Forbidden => StatusCode::FORBIDDEN,
-            HttpCode::NotFound => StatusCode::NOT_FOUND,
-            HttpCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            HttpCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-            HttpCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            HttpCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            HttpCode::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
-            HttpCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            HttpCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            HttpCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    fn of_status(status: StatusCode) -> HttpCode {
-        match status {
-            StatusCode::UNAUTHORIZED => HttpCode::Unauthenticated,
-            StatusCode::FORBIDDEN => HttpCode::Forbidden,
-            StatusCode::NOT_FOUND => HttpCode::NotFound,
-            StatusCode::METHOD_NOT_ALLOWED => HttpCode::MethodNotAllowed,
-            StatusCode::REQUEST_TIMEOUT => HttpCode::RequestTimeout,
-            StatusCode::PAYLOAD_TOO_LARGE => HttpCode::PayloadTooLarge,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => HttpCode::UnsupportedMediaType,
-            StatusCode::UNPROCESSABLE_ENTITY => HttpCode::Unprocessable,
-            StatusCode::TOO_MANY_REQUESTS => HttpCode::RateLimited,
-            StatusCode::SERVICE_UNAVAILABLE => HttpCode::Unavailable,
-            s if s.is_server_error() => HttpCode::Internal,
-            _ => HttpCode::BadRequest,
-        }
-    }
-
-    fn default_message(self) -> &'static str {
-        match self {
-            HttpCode::BadRequest => "the request could not be read",
-            HttpCode::Unauthenticated => "authentication required",
-            HttpCode::Forbidden => "not allowed for your role",
-            HttpCode::NotFound => "not found",
-            HttpCode::MethodNotAllowed => "this method is not allowed here",
-            HttpCode::RequestTimeout => "the request took too long",
-            HttpCode::PayloadTooLarge => "the request body is too large",
-            HttpCode::UnsupportedMediaType => "unsupported content type",
-            HttpCode::Unprocessable => "the request is not valid",
-            HttpCode::RateLimited => "too many requests, try again later",
-            HttpCode::Unavailable => "temporarily unavailable, try again",
-            HttpCode::Internal => "internal error",
-        }
-    }
-
-    /// `{"error": {"code", "message"}}` with this code's status.
-    pub fn response(self, message: &str) -> Response {
-        (
-            self.status(),
-            axum::Json(json!({"error": {"code": self.code(), "message": message}})),
-        )
-            .into_response()
-    }
+/// `{"error": {"code", "message"}}` with the code's status.
+pub fn response(code: ErrorCode, message: &str) -> Response {
+    (
+        status(code),
+        axum::Json(json!({"error": {"code": code.as_str(), "message": message}})),
+    )
+        .into_response()
 }
 
 fn is_json(response: &Response) -> bool {
@@ -125,7 +62,7 @@ pub async fn coded(req: Request, next: Next) -> Response {
     if !(status.is_client_error() || status.is_server_error()) || is_json(&response) {
         return response;
     }
-    let code = HttpCode::of_status(status);
+    let code = of_status(status);
     let (mut parts, body) = response.into_parts();
     // The layers' own texts ("length limit exceeded", "Failed to buffer the
     // request body", "Invalid URL") carry no caller data; internals (5xx)
@@ -137,11 +74,11 @@ pub async fn coded(req: Request, next: Next) -> Response {
             .filter(|t| !t.is_empty()),
         _ => None,
     };
-    let message = text.as_deref().unwrap_or(code.default_message());
+    let message = text.as_deref().unwrap_or(code.meaning());
     let body = if graphql {
-        json!({"errors": [{"message": message, "extensions": {"code": code.code()}}]})
+        json!({"errors": [{"message": message, "extensions": {"code": code.as_str()}}]})
     } else {
-        json!({"error": {"code": code.code(), "message": message}})
+        json!({"error": {"code": code.as_str(), "message": message}})
     };
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.insert(

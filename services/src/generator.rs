@@ -1037,13 +1037,13 @@ pub enum LoadError {
 }
 
 impl LoadError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> domain::ErrorCode {
         match self {
             LoadError::Engine(e) => e.code(),
             LoadError::Read(e) => e.code(),
             LoadError::Intake(e) => e.code,
             LoadError::Input(_) => domain::ParseError::CODE,
-            LoadError::Json(_) => "INTERNAL",
+            LoadError::Json(_) => domain::ErrorCode::Internal,
         }
     }
 }
@@ -1085,7 +1085,12 @@ fn caller(tenant: &TenantId, actor: ActorId, kind: CallerKind) -> Caller {
 
 /// Store trouble aborts a load; anything else is a refusal to report.
 fn fatal(e: &intake::IntakeError) -> bool {
-    matches!(e.code, "STORE_UNAVAILABLE" | "INTERNAL" | "UNKNOWN_TENANT")
+    matches!(
+        e.code,
+        domain::ErrorCode::StoreUnavailable
+            | domain::ErrorCode::Internal
+            | domain::ErrorCode::UnknownTenant
+    )
 }
 
 /// Files `plan` for `tenant`: registers the claimants, files the direct
@@ -1152,7 +1157,10 @@ pub async fn load(
                         .find_claimant(tenant, &FileNumber::parse(file_number)?)
                         .await?
                         .ok_or_else(|| {
-                            intake::IntakeError::new("UNKNOWN_CLAIMANT", "not registered")
+                            intake::IntakeError::new(
+                                domain::ErrorCode::UnknownClaimant,
+                                "not registered",
+                            )
                         })?,
                 };
                 caller(
@@ -1181,10 +1189,18 @@ pub async fn load(
                 }
             }
             Ok(Filed::Unidentified { reason }) => {
-                *report.refused.entry(reason.to_owned()).or_default() += 1
+                *report
+                    .refused
+                    .entry(reason.as_str().to_owned())
+                    .or_default() += 1
             }
             Err(e) if fatal(&e) => return Err(e.into()),
-            Err(e) => *report.refused.entry(e.code.to_owned()).or_default() += 1,
+            Err(e) => {
+                *report
+                    .refused
+                    .entry(e.code.as_str().to_owned())
+                    .or_default() += 1
+            }
         }
         done += 1;
         progress(done, total);

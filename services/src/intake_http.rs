@@ -18,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Extension;
 use axum::{Json, Router};
+use domain::ErrorCode;
 use graphql::auth::Principal;
 use graphql::Api;
 use intake::{Filed, IntakeError};
@@ -202,7 +203,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Slot {
                 let mut r = refuse(
                     StatusCode::TOO_MANY_REQUESTS,
                     &IntakeError::new(
-                        "RATE_LIMITED",
+                        ErrorCode::RateLimited,
                         "another mail batch is being filed; send this one when it is done",
                     ),
                 );
@@ -219,7 +220,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Slot {
 fn refuse(status: StatusCode, e: &IntakeError) -> Response {
     let body = ErrorResponse {
         error: ErrorDetail {
-            code: e.code.to_owned(),
+            code: e.code.as_str().to_owned(),
             message: e.message.clone(),
             details: e
                 .details
@@ -238,21 +239,13 @@ fn refuse(status: StatusCode, e: &IntakeError) -> Response {
 }
 
 fn status_of(e: &IntakeError) -> StatusCode {
-    match e.code {
-        "UNAUTHENTICATED" => StatusCode::UNAUTHORIZED,
-        "CHANNEL_NOT_ALLOWED" | "KIND_NOT_ALLOWED" | "FORBIDDEN" => StatusCode::FORBIDDEN,
-        "NOT_FOUND" | "CLAIM_NOT_FOUND" | "CLAIMANT_NOT_FOUND" => StatusCode::NOT_FOUND,
-        "VERSION_CONFLICT" => StatusCode::CONFLICT,
-        "STORE_UNAVAILABLE" => StatusCode::SERVICE_UNAVAILABLE,
-        "INTERNAL" => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => StatusCode::UNPROCESSABLE_ENTITY,
-    }
+    crate::errors::status(e.code)
 }
 
 fn unauthenticated() -> Response {
     refuse(
         StatusCode::UNAUTHORIZED,
-        &IntakeError::new("UNAUTHENTICATED", "authentication required"),
+        &IntakeError::new(ErrorCode::Unauthenticated, "authentication required"),
     )
 }
 
@@ -301,7 +294,7 @@ async fn submission(
             StatusCode::ACCEPTED,
             Json(UnidentifiedResponse {
                 status: "UNIDENTIFIED",
-                reason,
+                reason: reason.as_str(),
             }),
         )
             .into_response(),
@@ -393,13 +386,13 @@ async fn batch_results(
     if !p.is_staff() {
         return refuse(
             StatusCode::FORBIDDEN,
-            &IntakeError::new("FORBIDDEN", "not allowed for your role"),
+            &IntakeError::new(ErrorCode::Forbidden, "not allowed for your role"),
         );
     }
     match api.intake.batch(&p.tenant, &batch_id).await {
         Ok(docs) if docs.is_empty() => refuse(
             StatusCode::NOT_FOUND,
-            &IntakeError::new("NOT_FOUND", "not found"),
+            &IntakeError::new(ErrorCode::NotFound, "not found"),
         ),
         Ok(documents) => (
             StatusCode::OK,

@@ -19,11 +19,11 @@ pub enum SeedError {
 }
 
 impl SeedError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> domain::ErrorCode {
         match self {
             SeedError::Submission { source, .. } => source.code(),
             SeedError::Engine(e) => e.code(),
-            SeedError::Io(_) => "IO_ERROR",
+            SeedError::Io(_) => domain::ErrorCode::IoError,
         }
     }
 }

@@ -35,11 +35,13 @@ pub enum AppError {
 }
 
 impl AppError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> domain::ErrorCode {
         match self {
-            AppError::Config(_) | AppError::Auth(_) | AppError::Contract(_) => "BAD_CONFIGURATION",
+            AppError::Config(_) | AppError::Auth(_) | AppError::Contract(_) => {
+                domain::ErrorCode::BadConfiguration
+            }
             AppError::Store(e) => e.code(),
-            AppError::Io(_) => "IO_ERROR",
+            AppError::Io(_) => domain::ErrorCode::IoError,
             AppError::Kafka(e) => e.code(),
         }
     }
@@ -132,7 +134,7 @@ impl App {
             ))
             .merge(ops)
             .merge(crate::openapi::routes())
-            .fallback(|| async { crate::errors::HttpCode::NotFound.response("no such route") })
+            .fallback(|| async { crate::errors::response(domain::ErrorCode::NotFound, "no such route") })
             .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
                 Duration::from_secs(limits.body_timeout_secs.max(1)),
             ))
@@ -175,7 +177,7 @@ async fn metrics_text() -> impl IntoResponse {
 async fn readyz(State(read): State<ReadDb>) -> Response {
     match read.generation().await {
         Ok(_) => (StatusCode::OK, "ready").into_response(),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.code()).into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.code().as_str()).into_response(),
     }
 }
 

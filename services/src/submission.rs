@@ -67,11 +67,11 @@ pub enum SubmissionError {
 }
 
 impl SubmissionError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> domain::ErrorCode {
         match self {
-            SubmissionError::Malformed(_) => "MALFORMED_SUBMISSION",
-            SubmissionError::Version(_) => "UNSUPPORTED_SCHEMA_VERSION",
-            SubmissionError::Kind(_) => "UNSUPPORTED_KIND",
+            SubmissionError::Malformed(_) => domain::ErrorCode::MalformedSubmission,
+            SubmissionError::Version(_) => domain::ErrorCode::UnsupportedSchemaVersion,
+            SubmissionError::Kind(_) => domain::ErrorCode::UnsupportedKind,
             SubmissionError::Field(_) => ParseError::CODE,
         }
     }

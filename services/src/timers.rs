@@ -123,7 +123,7 @@ async fn mark(app: &App, r: &DueRequest, correlation_id: Uuid, report: &mut Time
         Err(e) => {
             tracing::warn!(
                 error = %e,
-                code = e.code(),
+                code = %e.code(),
                 tenant = %r.tenant,
                 case_id = %r.case_id,
                 request_id = %r.request_id,
@@ -167,7 +167,7 @@ pub async fn run(app: Arc<App>, every: Duration, shutdown: impl std::future::Fut
                     failed = report.failed,
                     "timer pass"
                 ),
-                Err(e) => tracing::warn!(error = %e, code = e.code(), "timer pass failed; retrying next tick"),
+                Err(e) => tracing::warn!(error = %e, code = %e.code().as_str(), "timer pass failed; retrying next tick"),
             },
         }
     }

@@ -49,8 +49,8 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
-    pub fn code(&self) -> &'static str {
-        "EVENT_DECODE_FAILED"
+    pub fn code(&self) -> domain::ErrorCode {
+        domain::ErrorCode::EventDecodeFailed
     }
 }
 

@@ -207,15 +207,15 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> domain::ErrorCode {
         match self {
-            StoreError::VersionConflict { .. } => "VERSION_CONFLICT",
-            StoreError::IdempotencyKeyTaken => "IDEMPOTENCY_KEY_TAKEN",
-            StoreError::KeyTaken { .. } => "KEY_TAKEN",
-            StoreError::Unavailable(_) => "STORE_UNAVAILABLE",
-            StoreError::Database(_) | StoreError::Migrate(_) => "INTERNAL",
-            StoreError::Corrupt(_) => "INTERNAL",
-            StoreError::UnsupportedUrl => "BAD_CONFIGURATION",
+            StoreError::VersionConflict { .. } => domain::ErrorCode::VersionConflict,
+            StoreError::IdempotencyKeyTaken => domain::ErrorCode::IdempotencyKeyTaken,
+            StoreError::KeyTaken { .. } => domain::ErrorCode::KeyTaken,
+            StoreError::Unavailable(_) => domain::ErrorCode::StoreUnavailable,
+            StoreError::Database(_) | StoreError::Migrate(_) => domain::ErrorCode::Internal,
+            StoreError::Corrupt(_) => domain::ErrorCode::Internal,
+            StoreError::UnsupportedUrl => domain::ErrorCode::BadConfiguration,
         }
     }
 }

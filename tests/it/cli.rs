@@ -111,7 +111,7 @@ async fn cli_rebuild(backend: Backend) {
     ];
     let refused = Cli::try_parse_from(argv).unwrap().run().await;
     match refused {
-        Err(e) => assert_eq!(e.code(), "REBUILD_IN_PROGRESS", "{e}"),
+        Err(e) => assert_eq!(e.code().as_str(), "REBUILD_IN_PROGRESS", "{e}"),
         Ok(code) => panic!("a second rebuild ran: {code:?}"),
     }
     assert_eq!(

@@ -225,7 +225,7 @@ async fn concurrent_assignments_have_one_winner(backend: Backend) {
         match t.await.unwrap() {
             Ok(_) => ok += 1,
             Err(e) => assert!(
-                matches!(e.code(), "ALREADY_ASSIGNED" | "VERSION_CONFLICT"),
+                matches!(e.code().as_str(), "ALREADY_ASSIGNED" | "VERSION_CONFLICT"),
                 "{e:?}"
             ),
         }
@@ -357,7 +357,7 @@ async fn a_node_behind_the_other_loses_nothing(backend: Backend) {
     let reused = run(&b, case, contact(6), Some("contact-4"))
         .await
         .unwrap_err();
-    assert_eq!(reused.code(), "IDEMPOTENCY_KEY_REUSED");
+    assert_eq!(reused.code().as_str(), "IDEMPOTENCY_KEY_REUSED");
 
     let fresh = engine::Engine::new(store::connect(&w.t.url).await.unwrap(), tenants());
     let (state, version) = fresh.load_case(&tenant("alpha"), case).await.unwrap();

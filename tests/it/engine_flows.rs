@@ -9,7 +9,7 @@ use tests::*;
 fn code<T: std::fmt::Debug>(r: Result<T, EngineError>) -> &'static str {
     match r {
         Ok(v) => panic!("expected a refusal, got {v:?}"),
-        Err(e) => e.code(),
+        Err(e) => e.code().as_str(),
     }
 }
 
@@ -352,7 +352,7 @@ async fn racing_appeals_open_one_case(backend: Backend) {
     for t in tasks {
         match t.await.unwrap() {
             Ok(_) => ok += 1,
-            Err(e) => assert_eq!(e.code(), "DUPLICATE_APPEAL"),
+            Err(e) => assert_eq!(e.code().as_str(), "DUPLICATE_APPEAL"),
         }
     }
     assert_eq!(ok, 1);

@@ -199,7 +199,7 @@ async fn production_refuses_the_development_secret() {
     .unwrap();
     let refused = cli.run().await;
     assert!(
-        matches!(&refused, Err(e) if e.code() == "BAD_CONFIGURATION"),
+        matches!(&refused, Err(e) if e.code().as_str() == "BAD_CONFIGURATION"),
         "{refused:?}"
     );
     let mut settings = services::config::Settings::load(None, Some(&t.url)).unwrap();

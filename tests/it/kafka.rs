@@ -413,10 +413,10 @@ async fn intake_messages_are_filed_and_bad_ones_dead_lettered(backend: Backend) 
         on_partner[1..],
         [
             &Handled::DeadLettered {
-                code: "MALFORMED_JSON"
+                code: domain::ErrorCode::MalformedJson
             },
             &Handled::DeadLettered {
-                code: "MISSING_FIELD"
+                code: domain::ErrorCode::MissingField
             },
             &Handled::Filed {
                 case_id: *case_id,
@@ -955,6 +955,6 @@ async fn kafka_projection_without_brokers_is_refused() {
     let Err(e) = services::server::start_background(&w.app, rx) else {
         panic!("must be refused");
     };
-    assert_eq!(e.code(), "BAD_CONFIGURATION");
+    assert_eq!(e.code().as_str(), "BAD_CONFIGURATION");
     assert!(e.to_string().contains("KAFKA_BROKERS"), "{e}");
 }

@@ -98,13 +98,13 @@ async fn engine_commands_never_cross_tenants(backend: Backend) {
         .execute(&beta, case, CaseCommand::Withdraw { reason: None })
         .await
         .unwrap_err();
-    assert_eq!(err.code(), "CLAIM_NOT_FOUND");
+    assert_eq!(err.code().as_str(), "CLAIM_NOT_FOUND");
     let err = w
         .engine
         .submit_claim(&beta, submission(claimant, Channel::Web, "w2", at(1, 9)))
         .await
         .unwrap_err();
-    assert_eq!(err.code(), "CLAIMANT_NOT_FOUND");
+    assert_eq!(err.code().as_str(), "CLAIMANT_NOT_FOUND");
     let (state, version) = w.engine.load_case(&tenant("beta"), case).await.unwrap();
     assert_eq!((state, version), (Case::Nonexistent, 0));
     assert_eq!(

@@ -148,7 +148,7 @@ impl<D: Decider> When<D> {
                 self.command
             ),
             Err(e) => {
-                assert_eq!(e.code(), code, "wrong refusal: {e:?}");
+                assert_eq!(e.code().as_str(), code, "wrong refusal: {e:?}");
                 e
             }
         }
