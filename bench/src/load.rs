@@ -382,6 +382,20 @@ pub struct Http {
     server: Option<tokio::task::JoinHandle<()>>,
     /// (case id, citizen token of its claimant)
     targets: Vec<(Uuid, String)>,
+    /// A caseworker's token: the same claims read by staff, each read
+    /// audited before the answer.
+    staff: String,
+}
+
+/// Who asks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Asker {
+    /// The claimant, through GraphQL.
+    Citizen,
+    /// A caseworker, through GraphQL (audited).
+    Staff,
+    /// The plain axum handler.
+    Plain,
 }
 
 async fn plain_claim(
@@ -436,18 +450,35 @@ impl Http {
             .map_err(|e| BenchError::Setup(e.to_string()))?;
             targets.push((*case, token));
         }
+        let staff = services::cli::dev_token(
+            &app,
+            &graphql::auth::DevToken {
+                tenant: tenant.clone(),
+                subject: domain::ActorId::parse("caseworker-bench")
+                    .map_err(|e| BenchError::Setup(e.to_string()))?,
+                roles: vec![graphql::auth::Role::Caseworker],
+                sensitive: false,
+                claimant: None,
+                office: Some("bench-office".into()),
+                ttl: chrono::Duration::hours(2),
+            },
+        )
+        .map_err(|e| BenchError::Setup(e.to_string()))?;
         let http = Http {
             addr,
             server: Some(server),
             targets,
+            staff,
         };
-        // Both sides must answer with the claim, not with an error.
-        let mut probe = http.connection(0, true).await?;
-        let (status, body) = probe.send().await.map_err(BenchError::Setup)?;
-        if status != 200 || body.contains("\"errors\"") || !body.contains("\"status\"") {
-            return Err(BenchError::Setup(format!("GraphQL probe: {status} {body}")));
+        // Every side must answer with the claim, not with an error.
+        for asker in [Asker::Citizen, Asker::Staff] {
+            let mut probe = http.connection(0, asker).await?;
+            let (status, body) = probe.send().await.map_err(BenchError::Setup)?;
+            if status != 200 || body.contains("\"errors\"") || !body.contains("\"status\"") {
+                return Err(BenchError::Setup(format!("GraphQL probe: {status} {body}")));
+            }
         }
-        let mut probe = http.connection(0, false).await?;
+        let mut probe = http.connection(0, Asker::Plain).await?;
         let (status, body) = probe.send().await.map_err(BenchError::Setup)?;
         if status != 200 || !body.contains("\"status\"") {
             return Err(BenchError::Setup(format!("plain probe: {status} {body}")));
@@ -455,7 +486,7 @@ impl Http {
         Ok(http)
     }
 
-    async fn connection(&self, i: usize, graphql: bool) -> Result<Conn, BenchError> {
+    async fn connection(&self, i: usize, asker: Asker) -> Result<Conn, BenchError> {
         let stream = tokio::net::TcpStream::connect(self.addr).await?;
         stream.set_nodelay(true)?;
         let (sender, conn) =
@@ -466,17 +497,20 @@ impl Http {
             let _ = conn.await;
         });
         let (case, token) = &self.targets[i % self.targets.len()];
-        let request = if graphql {
-            Req::Graphql {
+        let body =
+            || Bytes::from(json!({"query": CLAIM_QUERY, "variables": {"id": case}}).to_string());
+        let request = match asker {
+            Asker::Citizen => Req::Graphql {
                 token: token.clone(),
-                body: Bytes::from(
-                    json!({"query": CLAIM_QUERY, "variables": {"id": case}}).to_string(),
-                ),
-            }
-        } else {
-            Req::Plain {
+                body: body(),
+            },
+            Asker::Staff => Req::Graphql {
+                token: self.staff.clone(),
+                body: body(),
+            },
+            Asker::Plain => Req::Plain {
                 path: format!("/bench/plain/{case}"),
-            }
+            },
         };
         Ok(Conn {
             sender: Arc::new(tokio::sync::Mutex::new(sender)),
@@ -484,10 +518,10 @@ impl Http {
         })
     }
 
-    async fn run(&self, connections: usize, duration: Duration, graphql: bool) -> Stats {
+    async fn run(&self, connections: usize, duration: Duration, asker: Asker) -> Stats {
         let mut clients = Vec::with_capacity(connections);
         for i in 0..connections {
-            match self.connection(i, graphql).await {
+            match self.connection(i, asker).await {
                 Ok(c) => clients.push(c),
                 Err(e) => eprintln!("connection {i}: {e}"),
             }
@@ -496,18 +530,24 @@ impl Http {
     }
 
     pub async fn graphql(&self, connections: usize, duration: Duration) -> Stats {
-        self.run(connections, duration, true).await
+        self.run(connections, duration, Asker::Citizen).await
+    }
+
+    /// The same claim reads by a caseworker: each one audited (the audit
+    /// record durable before the answer, grouped across requests).
+    pub async fn graphql_staff(&self, connections: usize, duration: Duration) -> Stats {
+        self.run(connections, duration, Asker::Staff).await
     }
 
     pub async fn plain(&self, connections: usize, duration: Duration) -> Stats {
-        self.run(connections, duration, false).await
+        self.run(connections, duration, Asker::Plain).await
     }
 
     /// The GraphQL claim-status query at a fixed total rate.
     pub async fn graphql_paced(&self, connections: usize, rate: f64, duration: Duration) -> Stats {
         let mut clients = Vec::with_capacity(connections);
         for i in 0..connections {
-            match self.connection(i, true).await {
+            match self.connection(i, Asker::Citizen).await {
                 Ok(c) => clients.push(c),
                 Err(e) => eprintln!("connection {i}: {e}"),
             }
@@ -521,6 +561,7 @@ impl Http {
             addr,
             server: None,
             targets: self.targets.clone(),
+            staff: self.staff.clone(),
         }
     }
 

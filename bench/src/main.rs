@@ -261,6 +261,25 @@ async fn run(args: Args) -> Result<(), BenchError> {
             "claim_status_half_peak".into(),
             json!({"asked_per_second": half_rate, "served": half.json()}),
         );
+        // Staff reads are audited before the answer: the cost of that,
+        // against the same reads by the claimant (not audited).
+        let audited_before = audit_rows(&app).await?;
+        let staff = http.graphql_staff(64, duration).await;
+        let audited = audit_rows(&app).await? - audited_before;
+        println!(
+            "staff reads (each audited): {:.0}/s, p50 {:.2} ms, p99 {:.2} ms; citizen reads (not audited): {:.0}/s, p50 {:.2} ms, p99 {:.2} ms; {audited} audit records for {} answers",
+            staff.per_second(),
+            staff.p50_ms(),
+            staff.p99_ms(),
+            ours.per_second(),
+            ours.p50_ms(),
+            ours.p99_ms(),
+            staff.ok
+        );
+        extras.insert(
+            "audited_staff_reads".into(),
+            json!({"staff": staff.json(), "citizen": ours.json(), "audit_records": audited}),
+        );
     }
 
     if wants("mail") {
@@ -452,6 +471,14 @@ async fn kafka_lag(
         let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
     }
     Ok(measured)
+}
+
+/// Audit records written so far.
+async fn audit_rows(app: &services::server::App) -> Result<i64, BenchError> {
+    app.read
+        .audit_count()
+        .await
+        .map_err(|e| BenchError::Setup(e.to_string()))
 }
 
 async fn store_events(pool: &sqlx::PgPool) -> Result<i64, BenchError> {

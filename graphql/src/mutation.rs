@@ -287,6 +287,12 @@ impl<'a> Run<'a> {
             }),
             _ => None,
         };
+        // A staff member who asked for the claim back read case data:
+        // recorded before the answer, as for `claim(id)`.
+        if claim.is_some() && self.p.is_staff() && self.ctx.look_ahead().field("claim").exists() {
+            api.audit_reads(self.p, "READ_CLAIM", "CASE", [result.stream_id.to_string()])
+                .await?;
+        }
         Ok(ClaimPayload {
             case_id: ID(result.stream_id.to_string()),
             version: result.version as i64,

@@ -470,6 +470,10 @@ impl QueryRoot {
             .map_err(ApiError::from)?;
         let has_next = rows.len() as i64 > n;
         rows.truncate(n as usize);
+        // Who read the log of who read what is on the log too.
+        api(ctx)?
+            .audit_reads(p, "READ_AUDIT_LOG", "AUDIT_LOG", [String::new()])
+            .await?;
         let mut connection = Connection::new(before.is_some(), has_next);
         connection.edges.extend(rows.into_iter().map(|r| {
             Edge::new(
@@ -597,6 +601,7 @@ fn describe_access(action: &str) -> &'static str {
         "READ_TIMELINE" => "Looked at your claim's history",
         "READ_WORK_QUEUE" => "Saw your claim in a work queue",
         "SUBSCRIBE_CLAIM" => "Followed your claim's status",
+        "READ_CLAIM_UPDATE" => "Saw an update of your claim",
         "READ_CASE_CONTEXT" | "CASE_CONTEXT_BY_FILE_NUMBER" | "CASE_CONTEXT_BY_IDENTITY" => {
             "Opened your record (a call or a visit)"
         }

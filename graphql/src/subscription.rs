@@ -16,7 +16,7 @@ impl SubscriptionRoot {
     /// changes, each version at most once (a subscriber that falls behind
     /// gets the latest). Same visibility as `claim(id)`: NOT_FOUND
     /// otherwise. Ends when the token expires or the claim stops being
-    /// visible to the caller.
+    /// visible to the caller. Each update sent to staff is audited first.
     async fn claim_status_changed(
         &self,
         ctx: &Context<'_>,
@@ -49,6 +49,22 @@ impl SubscriptionRoot {
                             .may_see_claimant(&p, view.claimant_id)
                             .await
                             .unwrap_or(false)
+                        {
+                            return None;
+                        }
+                        // Each update a staff member receives is a read of
+                        // case data: recorded before it is sent, or the
+                        // subscription ends (fail closed).
+                        if staff
+                            && api
+                                .audit_reads(
+                                    &p,
+                                    "READ_CLAIM_UPDATE",
+                                    "CASE",
+                                    [view.case_id.to_string()],
+                                )
+                                .await
+                                .is_err()
                         {
                             return None;
                         }

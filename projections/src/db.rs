@@ -22,6 +22,11 @@ pub enum ReadError {
     Json(#[from] serde_json::Error),
     #[error("another rebuild of the read models is running: wait for it to finish (or stop it), then try again")]
     RebuildRunning,
+    /// The write of a group of audit records this one was part of failed.
+    #[error("{0}")]
+    Shared(std::sync::Arc<ReadError>),
+    #[error("the audit record was not written")]
+    AuditNotWritten,
 }
 
 impl ReadError {
@@ -32,6 +37,7 @@ impl ReadError {
             ) => domain::ErrorCode::StoreUnavailable,
             ReadError::Store(e) => e.code(),
             ReadError::RebuildRunning => domain::ErrorCode::RebuildInProgress,
+            ReadError::Shared(e) => e.code(),
             _ => domain::ErrorCode::Internal,
         }
     }
@@ -249,6 +255,8 @@ pub struct ReadDb {
     pub(crate) db: Database,
     /// Documents the projector wrote last, for its next batches.
     pub(crate) held: std::sync::Arc<crate::held::HeldDocs>,
+    /// Audit records of concurrent requests, written together.
+    audits: std::sync::Arc<crate::audit_group::AuditGroup>,
 }
 
 impl ReadDb {
@@ -256,6 +264,7 @@ impl ReadDb {
         Self {
             db,
             held: Default::default(),
+            audits: Default::default(),
         }
     }
 
@@ -572,9 +581,15 @@ impl ReadDb {
         self.record_audits(std::slice::from_ref(r)).await
     }
 
-    /// Several audit records in one statement per 200 (a page of a work
-    /// queue: one record per case shown), durable when this returns.
+    /// Several audit records (a page of a work queue: one per case shown),
+    /// durable when this returns; written together with those of concurrent
+    /// requests (`audit_group`).
     pub async fn record_audits(&self, records: &[AuditRecord]) -> Result<(), ReadError> {
+        self.audits.record(self, records.to_vec()).await
+    }
+
+    /// Writes audit records, one statement per 200.
+    pub(crate) async fn write_audits(&self, records: &[AuditRecord]) -> Result<(), ReadError> {
         for chunk in records.chunks(200) {
             let rows = crate::projector::placeholders(chunk.len(), 11);
             let text = format!(
@@ -601,6 +616,15 @@ impl ReadDb {
             });
         }
         Ok(())
+    }
+
+    /// How many audit records there are (all tenants).
+    pub async fn audit_count(&self) -> Result<i64, ReadError> {
+        Ok(on_db!(self, read, pool, _sql => {
+            sqlx::query_scalar("SELECT count(*) FROM audit_log")
+                .fetch_one(pool)
+                .await?
+        }))
     }
 
     /// A tenant's audit records, newest first; `before` is an id cursor.

@@ -6,6 +6,7 @@
 //! and every row keeps the case version it reflects, so re-delivery,
 //! restarts and concurrent projector instances are harmless.
 
+mod audit_group;
 mod copy;
 mod db;
 mod held;

@@ -1669,3 +1669,93 @@ async fn late_and_unlinked_evidence_reach_the_caseworker(backend: Backend) {
     );
 }
 both!(late_and_unlinked_evidence_reach_the_caseworker);
+
+/// How many audit records name `action` on `subject` by `actor`, as a
+/// supervisor reads the log.
+async fn audited(w: &ApiWorld, tenant: &str, actor: &str, action: &str, subject: &str) -> usize {
+    let supervisor = w.token(tenant, "sup-audit", &[Role::Supervisor], None, false);
+    let log = w
+        .gql(
+            Some(&supervisor),
+            "{ auditLog(first: 100) { edges { node { actor action subjectId } } } }",
+            json!({}),
+        )
+        .await;
+    log["data"]["auditLog"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{log}"))
+        .iter()
+        .filter(|e| {
+            let n = &e["node"];
+            n["actor"] == actor && n["action"] == action && n["subjectId"] == subject
+        })
+        .count()
+}
+
+/// Every staff read of case data is on the audit log before the answer:
+/// concurrent reads (written together) each get their record, a mutation
+/// whose answer includes the claim records a read (one that does not ask
+/// for it does not), each update a subscribed caseworker receives is
+/// recorded, and reading the audit log is itself recorded.
+async fn every_staff_read_is_audited(backend: Backend) {
+    let w = api_world(backend).await;
+    let s = seed(&w, "alpha", "123456789").await;
+    w.settle().await;
+    let cw = w.token("alpha", "cw-7", &[Role::Caseworker], None, false);
+    let before = w.app.read.audit_count().await.unwrap();
+    let reads = (0..24).map(|_| w.gql(Some(&cw), CLAIM, json!({"id": s.case_id})));
+    for r in futures_util::future::join_all(reads).await {
+        assert_eq!(r["data"]["claim"]["id"], s.case_id, "{r}");
+    }
+    assert_eq!(w.app.read.audit_count().await.unwrap() - before, 24);
+    assert_eq!(
+        audited(&w, "alpha", "cw-7", "READ_CLAIM", &s.case_id).await,
+        24
+    );
+
+    let assign =
+        "mutation($c: ID!, $k: String!) { assignCase(caseId: $c, idempotencyKey: $k) { version } }";
+    w.gql(Some(&cw), assign, json!({"c": s.case_id, "k": "a1"}))
+        .await;
+    assert_eq!(
+        audited(&w, "alpha", "cw-7", "READ_CLAIM", &s.case_id).await,
+        24
+    );
+    let route = "mutation($c: ID!) { routeToTeam(caseId: $c, team: \"east\", idempotencyKey: \"t1\") { claim { team } } }";
+    let r = w.gql(Some(&cw), route, json!({"c": s.case_id})).await;
+    assert_eq!(r["data"]["routeToTeam"]["claim"]["team"], "east", "{r}");
+    assert_eq!(
+        audited(&w, "alpha", "cw-7", "READ_CLAIM", &s.case_id).await,
+        25
+    );
+
+    // The log's own reads: the helper read it three times.
+    assert!(audited(&w, "alpha", "sup-audit", "READ_AUDIT_LOG", "").await >= 3);
+
+    // A subscribed caseworker: the update is recorded before it is sent.
+    let addr = w.serve().await;
+    let watcher = w.token("alpha", "cw-8", &[Role::Caseworker], None, false);
+    let mut ws = crate::socket::connect(addr, &watcher).await;
+    crate::socket::send(&mut ws, json!({"id": "1", "type": "subscribe", "payload": {"query": crate::socket::SUBSCRIBE, "variables": {"id": s.case_id}}})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    crate::socket::under_review(&w, &s.case_id).await;
+    let msg = crate::socket::next(&mut ws).await;
+    assert_eq!(msg["type"], "next", "{msg}");
+    assert_eq!(
+        audited(&w, "alpha", "cw-8", "READ_CLAIM_UPDATE", &s.case_id).await,
+        1
+    );
+    // The citizen's data tracker says so in plain words.
+    let tracker = w
+        .gql(
+            Some(&s.citizen),
+            "{ myDataAccessLog(first: 50) { edges { node { action description } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        tracker.to_string().contains("Saw an update of your claim"),
+        "{tracker}"
+    );
+}
+both!(every_staff_read_is_audited);
