@@ -248,14 +248,11 @@ pub async fn mail_ingest(
         .collect();
     let manifest = json!({"schemaVersion": 1, "batchId": format!("bench-{}", Uuid::new_v4()), "documents": documents});
     let bytes = manifest.to_string().into_bytes();
-    let caller = intake::Caller {
-        tenant: tenant.clone(),
-        actor: domain::ActorId::parse("mailroom-bench")
-            .map_err(|e| BenchError::Setup(e.to_string()))?,
-        kind: intake::CallerKind::Staff,
-        sensitive: false,
-        office: None,
-    };
+    let caller = intake::Caller::new(
+        tenant.clone(),
+        domain::ActorId::parse("mailroom-bench").map_err(|e| BenchError::Setup(e.to_string()))?,
+        intake::CallerKind::Staff,
+    );
     let count = |app: &App| {
         let db = app.db.clone();
         async move {

@@ -70,11 +70,11 @@ impl Publisher {
                     .await?
             }
             Database::Sqlite(lite) => {
-                sqlx::query(&insert.replace('$', "?"))
+                sqlx::query(&store::sqlite_sql(insert))
                     .bind(&self.name)
                     .execute(lite.writer())
                     .await?;
-                sqlx::query_as(&select.replace('$', "?"))
+                sqlx::query_as(&store::sqlite_sql(select))
                     .bind(&self.name)
                     .fetch_one(lite.writer())
                     .await?
@@ -95,7 +95,7 @@ impl Publisher {
                     .await?;
             }
             Database::Sqlite(lite) => {
-                sqlx::query(&update.replace('$', "?"))
+                sqlx::query(&store::sqlite_sql(update))
                     .bind(to.tx)
                     .bind(to.position)
                     .bind(&self.name)
@@ -124,7 +124,7 @@ impl Publisher {
                     .await?
             }
             Database::Sqlite(lite) => {
-                sqlx::query_scalar(&count.replace('$', "?"))
+                sqlx::query_scalar(&store::sqlite_sql(count))
                     .bind(from.tx)
                     .bind(from.position)
                     .fetch_one(lite.reader())

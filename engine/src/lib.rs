@@ -13,5 +13,5 @@ mod tenants;
 
 pub use error::EngineError;
 pub use fingerprint::Fingerprint;
-pub use pipeline::*;
+pub use pipeline::{ClaimSubmission, CommandResult, Engine, Envelope, Outcome};
 pub use tenants::{BenefitConfig, LateEvidenceRule, TenantConfig, Tenants};

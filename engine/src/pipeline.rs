@@ -210,7 +210,7 @@ fn appeal_key(link: &AppealLink) -> UniqueKey {
 fn file_number_key(file_number: &FileNumber) -> UniqueKey {
     UniqueKey {
         scope: "file-number".into(),
-        key: hex::encode(Sha256::digest(file_number.as_str().as_bytes())),
+        key: store::file_number_digest(file_number),
     }
 }
 

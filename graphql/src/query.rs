@@ -285,18 +285,16 @@ impl QueryRoot {
         let p = principal(ctx)?;
         require(p, &[Role::Caseworker, Role::Approver, Role::Supervisor])?;
         let me = p.subject.to_string();
-        let documents = match queue {
-            QueueKind::UnlinkedDocuments => Some(DocumentQueue::Unlinked),
-            QueueKind::LateEvidence => Some(DocumentQueue::Late {
-                assignee: me.clone(),
-            }),
-            _ => None,
-        };
-        if let Some(documents) = documents {
-            return document_queue(ctx, p, &documents, first, after.as_deref()).await;
-        }
         let filter =
             match queue {
+                QueueKind::UnlinkedDocuments => {
+                    let queue = DocumentQueue::Unlinked;
+                    return document_queue(ctx, p, &queue, first, after.as_deref()).await;
+                }
+                QueueKind::LateEvidence => {
+                    let queue = DocumentQueue::Late { assignee: me };
+                    return document_queue(ctx, p, &queue, first, after.as_deref()).await;
+                }
                 QueueKind::Unassigned => QueueFilter::Unassigned,
                 QueueKind::Mine => QueueFilter::AssignedTo(me),
                 QueueKind::Team => QueueFilter::Team(team.ok_or_else(|| {
@@ -308,9 +306,7 @@ impl QueryRoot {
                         not_proposed_by: me,
                     }
                 }
-                QueueKind::Overdue | QueueKind::UnlinkedDocuments | QueueKind::LateEvidence => {
-                    QueueFilter::Overdue
-                }
+                QueueKind::Overdue => QueueFilter::Overdue,
             };
         let n = page_size(first)?;
         let cursor = after.as_deref().map(decode_queue_cursor).transpose()?;

@@ -194,6 +194,20 @@ pub struct Caller {
     pub office: Option<String>,
 }
 
+impl Caller {
+    /// A caller of `kind` without the `SENSITIVE` permission or an office
+    /// (an operator filing from the CLI, the demo data, a load generator).
+    pub fn new(tenant: TenantId, actor: ActorId, kind: CallerKind) -> Self {
+        Self {
+            tenant,
+            actor,
+            kind,
+            sensitive: false,
+            office: None,
+        }
+    }
+}
+
 /// What a submission led to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Filed {

@@ -18,8 +18,8 @@ type Outcome = Result<(), Arc<ReadError>>;
 #[derive(Default)]
 pub(crate) struct AuditGroup {
     waiting: Mutex<Vec<(Vec<AuditRecord>, oneshot::Sender<Outcome>)>>,
-    /// Held by the request writing a group.
-    writer: tokio::sync::Mutex<()>,
+    /// Held while a group is written (by the task writing it).
+    writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for AuditGroup {
@@ -40,7 +40,7 @@ impl AuditGroup {
         if let Ok(mut waiting) = self.waiting.lock() {
             waiting.push((records, tx));
         }
-        let writer = self.writer.lock().await;
+        let writer = self.writer.clone().lock_owned().await;
         // The previous writer may have taken ours along.
         if let Ok(outcome) = rx.try_recv() {
             return outcome.map_err(ReadError::Shared);
@@ -49,12 +49,17 @@ impl AuditGroup {
             Ok(mut waiting) => std::mem::take(&mut *waiting),
             Err(_) => Vec::new(),
         };
-        let all: Vec<AuditRecord> = group.iter().flat_map(|(r, _)| r.iter().cloned()).collect();
-        let outcome = read.write_audits(&all).await.map_err(Arc::new);
-        for (_, waiter) in group {
-            let _ = waiter.send(outcome.clone());
-        }
-        drop(writer);
+        // Written by a task of its own: a request that goes away (its
+        // client hung up) does not take the others' write with it.
+        let read = read.clone();
+        tokio::spawn(async move {
+            let all: Vec<AuditRecord> = group.iter().flat_map(|(r, _)| r.iter().cloned()).collect();
+            let outcome = read.write_audits(&all).await.map_err(Arc::new);
+            for (_, waiter) in group {
+                let _ = waiter.send(outcome.clone());
+            }
+            drop(writer);
+        });
         match rx.await {
             Ok(outcome) => outcome.map_err(ReadError::Shared),
             // Not in the group taken (a poisoned queue): nothing was written.

@@ -5,7 +5,6 @@ use crate::view::{CaseView, ClaimantView, DocumentView};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::{FileNumber, TenantId};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use sqlx::Row;
 use store::Database;
 use uuid::Uuid;
@@ -55,7 +54,7 @@ macro_rules! on_db {
             }
             store::Database::Sqlite(lite) => {
                 let $pool = lite.writer();
-                let $sql = |s: &str| -> String { s.replace('$', "?") };
+                let $sql = store::sqlite_sql;
                 $body
             }
         }
@@ -69,7 +68,7 @@ macro_rules! on_db {
             }
             store::Database::Sqlite(lite) => {
                 let $pool = lite.reader();
-                let $sql = |s: &str| -> String { s.replace('$', "?") };
+                let $sql = store::sqlite_sql;
                 $body
             }
         }
@@ -81,9 +80,7 @@ pub(crate) use on_db;
 pub(crate) const ACTIVE: &str = "(SELECT generation FROM rm_meta WHERE id = 1)";
 
 /// Look-up key of a file number in the read model (not the number itself).
-pub fn file_number_hash(file_number: &FileNumber) -> String {
-    hex::encode(Sha256::digest(file_number.as_str().as_bytes()))
-}
+pub use store::file_number_digest as file_number_hash;
 
 /// Which work queue.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -495,9 +492,10 @@ impl ReadDb {
                 .collect();
             waiting.sort_by_key(|d| (d.received_at, d.id));
             for document in waiting {
+                // Shown on an earlier page (even if the case's place in the
+                // queue moved since: a document of it was linked).
                 let seen = after.is_some_and(|a| {
-                    a.since == since
-                        && a.case_id == item.case_id
+                    a.case_id == item.case_id
                         && (document.received_at, document.id) <= (a.received_at, a.document_id)
                 });
                 if !seen && (items.len() as i64) < first {

@@ -14,6 +14,9 @@ mod intake_records;
 mod projector;
 pub mod view;
 
-pub use db::*;
-pub use intake_records::*;
-pub use projector::*;
+pub use db::{
+    file_number_hash, AuditRecord, DocumentCursor, DocumentItem, DocumentQueue, DueCursor, DuePage,
+    DueRequest, QueueFilter, QueueItem, ReadDb, ReadError,
+};
+pub use intake_records::{identity_match_key, same_postcode, IntakeDocument};
+pub use projector::{CaseChanged, Outcome, Projector};

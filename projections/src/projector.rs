@@ -961,7 +961,7 @@ impl ReadDb {
                 Ok(true)
             }
             store::Database::Sqlite(lite) => {
-                let sql = |s: &str| -> String { s.replace('$', "?") };
+                let sql = store::sqlite_sql;
                 let mut tx = lite.writer().begin().await?;
                 if !advance_checkpoint!(tx, sql, generation, from, to) {
                     tx.rollback().await?;

@@ -322,13 +322,11 @@ async fn seed(app: &App, env: &Envelope, dir: &Path, print: bool) -> Result<(), 
         .await?;
     let mail = dir.parent().map(|p| p.join("mail"));
     if let Some(mail) = mail.filter(|m| m.is_dir()) {
-        let caller = intake::Caller {
-            tenant: env.tenant.clone(),
-            actor: env.actor.clone(),
-            kind: intake::CallerKind::Staff,
-            sensitive: false,
-            office: None,
-        };
+        let caller = intake::Caller::new(
+            env.tenant.clone(),
+            env.actor.clone(),
+            intake::CallerKind::Staff,
+        );
         for file in submissions_in(&mail)? {
             let report = app
                 .intake
@@ -513,13 +511,11 @@ async fn ingest(
     as_json: bool,
 ) -> Result<ExitCode, CliError> {
     let bytes = std::fs::read(manifest)?;
-    let caller = intake::Caller {
-        tenant: env.tenant.clone(),
-        actor: env.actor.clone(),
-        kind: intake::CallerKind::Staff,
-        sensitive: false,
-        office: None,
-    };
+    let caller = intake::Caller::new(
+        env.tenant.clone(),
+        env.actor.clone(),
+        intake::CallerKind::Staff,
+    );
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
         indicatif::ProgressStyle::with_template(

@@ -1074,13 +1074,7 @@ pub struct LoadReport {
 }
 
 fn caller(tenant: &TenantId, actor: ActorId, kind: CallerKind) -> Caller {
-    Caller {
-        tenant: tenant.clone(),
-        actor,
-        kind,
-        sensitive: false,
-        office: None,
-    }
+    Caller::new(tenant.clone(), actor, kind)
 }
 
 /// Store trouble aborts a load; anything else is a refusal to report.

@@ -16,7 +16,24 @@ mod pg;
 mod sqlite;
 
 pub use hash::{event_hash, GENESIS_HASH};
-pub use log::*;
+
+/// A file number as it is kept in indexes (the event log's unique key,
+/// the read model's look-up column): its SHA-256, never the number itself.
+pub fn file_number_digest(file_number: &domain::FileNumber) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(file_number.as_str().as_bytes()))
+}
+
+/// One SQL text serves both backends: written with PostgreSQL's `$n`
+/// placeholders, rewritten to SQLite's `?n` here (the only place).
+pub fn sqlite_sql(postgres: &str) -> String {
+    postgres.replace('$', "?")
+}
+pub use log::{
+    AppendBatch, AppendOutcome, EventLog, EventMetadata, FeedCursor, IdempotencyRecord, NewEvent,
+    RecordedEvent, StoreError, StreamKind, StreamWrite, Tamper, TamperKind, UniqueKey,
+    VerifyReport,
+};
 pub use pg::PgLog;
 pub use sqlite::SqliteLog;
 

@@ -427,13 +427,11 @@ both!(mail_batch_files_each_document);
 async fn interrupted_batch_resumes_without_loss_or_duplicates(backend: Backend) {
     let w = api_world(backend).await;
     seed(&w, "alpha", "123456789").await;
-    let caller = intake::Caller {
-        tenant: tenant("alpha"),
-        actor: domain::ActorId::parse("mailroom-1").unwrap(),
-        kind: intake::CallerKind::Staff,
-        sensitive: false,
-        office: None,
-    };
+    let caller = intake::Caller::new(
+        tenant("alpha"),
+        domain::ActorId::parse("mailroom-1").unwrap(),
+        intake::CallerKind::Staff,
+    );
     let docs: Vec<Value> = (0..10)
         .map(|i| doc(&format!("r{i}"), "EVIDENCE", 1, alex_ocr()))
         .collect();
