@@ -6,17 +6,17 @@
 //! and every row keeps the case version it reflects, so re-delivery,
 //! restarts and concurrent projector instances are harmless.
 
-mod audit_group;
 mod copy;
 mod db;
 mod held;
-mod intake_records;
 mod projector;
+mod records;
 pub mod view;
 
 pub use db::{
-    file_number_hash, AuditRecord, DocumentCursor, DocumentItem, DocumentQueue, DueCursor, DuePage,
-    DueRequest, QueueFilter, QueueItem, ReadDb, ReadError,
+    file_number_hash, DocumentCursor, DocumentItem, DocumentQueue, DueCursor, DuePage, DueRequest,
+    QueueFilter, QueueItem, ReadDb, ReadError,
 };
-pub use intake_records::{identity_match_key, same_postcode, IntakeDocument};
 pub use projector::{CaseChanged, Outcome, Projector};
+pub use records::audit::AuditRecord;
+pub use records::intake::{identity_match_key, same_postcode, IntakeDocument};

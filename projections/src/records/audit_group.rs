@@ -9,7 +9,8 @@
 //! go together in the next one. Nobody is answered before their records
 //! are durable, and a failed write fails every read in it.
 
-use crate::db::{AuditRecord, ReadDb, ReadError};
+use crate::db::{ReadDb, ReadError};
+use crate::records::audit::AuditRecord;
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 

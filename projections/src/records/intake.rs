@@ -1,4 +1,4 @@
-//! Intake bookkeeping next to the read models: per-document outcomes of
+//! Intake records next to the read models: per-document outcomes of
 //! mail-scan batches (and the unidentified-mail queue), and claimant
 //! matching by identity.
 
