@@ -6,12 +6,17 @@
 //! authenticated principal and call [`Engine`]; nothing here knows about
 //! HTTP or Kafka.
 
+mod cache;
+mod envelope;
 mod error;
 pub mod fingerprint;
+mod keys;
 mod pipeline;
+mod retry;
 mod tenants;
 
+pub use envelope::{ClaimSubmission, CommandResult, Envelope, Outcome};
 pub use error::EngineError;
 pub use fingerprint::Fingerprint;
-pub use pipeline::{ClaimSubmission, CommandResult, Engine, Envelope, Outcome};
+pub use pipeline::Engine;
 pub use tenants::{BenefitConfig, LateEvidenceRule, TenantConfig, Tenants};

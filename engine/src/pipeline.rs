@@ -1,7 +1,11 @@
 //! The command pipeline.
 
+use crate::cache::{StateCache, StreamLocks};
+use crate::envelope::{ClaimSubmission, CommandResult, Envelope, Outcome};
 use crate::error::EngineError;
 use crate::fingerprint::{self, Fingerprint};
+use crate::keys::{appeal_key, file_number_key, open_claim_key, pii_fingerprint, sha256_hex};
+use crate::retry::{self, Step};
 use crate::tenants::{LateEvidenceRule, TenantConfig, Tenants};
 use chrono::{DateTime, SubsecRound, Utc};
 use domain::case::{
@@ -10,113 +14,16 @@ use domain::case::{
 use domain::claimant::{ClaimantCommand, ClaimantPii};
 use domain::*;
 use quick_cache::sync::Cache;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
-use std::time::Duration;
 use store::codec::{self, DecodeError, EncodedEvent};
 use store::{
     AppendBatch, EventLog, EventMetadata, IdempotencyRecord, NewEvent, RecordedEvent, StoreError,
-    StreamKind, StreamWrite, UniqueKey,
+    StreamKind, StreamWrite,
 };
 use uuid::Uuid;
 
-/// How many times a command is re-decided after version conflicts (or lost
-/// key races) before `VERSION_CONFLICT` reaches the caller.
-const MAX_ATTEMPTS: u32 = 40;
 const CACHE_CAPACITY: usize = 20_000;
-
-/// Who issues a command, through what, and under which keys. Built by the
-/// transport from the *authenticated* principal, never from request data.
-#[derive(Clone, Debug)]
-pub struct Envelope {
-    pub tenant: TenantId,
-    pub actor: ActorId,
-    pub channel: Option<Channel>,
-    pub correlation_id: Uuid,
-    pub causation_id: Option<Uuid>,
-    /// Replaying a command with the same key returns the original result.
-    pub idempotency_key: Option<String>,
-    /// What identifies "the same command" for the key. Transports that put
-    /// server-generated ids into commands must set it from the request they
-    /// received (otherwise a replay would look like a different command);
-    /// when absent, the command itself is hashed.
-    pub fingerprint: Option<Fingerprint>,
-    /// The version the caller saw; set, a mismatch is a `VERSION_CONFLICT`
-    /// and the command is never retried automatically.
-    pub expected_version: Option<u64>,
-}
-
-impl Envelope {
-    pub fn new(tenant: TenantId, actor: ActorId) -> Self {
-        Self {
-            tenant,
-            actor,
-            channel: None,
-            correlation_id: Uuid::now_v7(),
-            causation_id: None,
-            idempotency_key: None,
-            fingerprint: None,
-            expected_version: None,
-        }
-    }
-
-    pub fn channel(mut self, channel: Channel) -> Self {
-        self.channel = Some(channel);
-        self
-    }
-
-    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
-        self.idempotency_key = Some(key.into());
-        self
-    }
-
-    pub fn expected_version(mut self, version: u64) -> Self {
-        self.expected_version = Some(version);
-        self
-    }
-}
-
-/// What a command did. Stored with the idempotency key and returned to
-/// every replay.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CommandResult {
-    /// The case (or claimant) the command landed on.
-    pub stream_id: Uuid,
-    /// Its version after the command.
-    pub version: u64,
-    pub outcome: Outcome,
-    pub event_ids: Vec<Uuid>,
-    /// True when this is the stored result of an earlier identical command.
-    #[serde(skip)]
-    pub replayed: bool,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Outcome {
-    /// A new case (or claimant) was opened.
-    Created,
-    /// The submission joined an open case of the same claimant and benefit.
-    AttachedAsDuplicate,
-    Updated,
-    /// Nothing needed to change (e.g. assigning the current assignee).
-    Unchanged,
-}
-
-/// A claim as a channel submits it: ids are assigned here.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ClaimSubmission {
-    pub claimant: ClaimantId,
-    pub benefit: BenefitType,
-    pub contentions: Vec<Text>,
-    pub channel: Channel,
-    pub external_id: ExternalId,
-    pub received_at: DateTime<Utc>,
-    pub submitted_by: Submitter,
-}
 
 /// An aggregate as the pipeline loads it.
 trait Aggregate: Clone + Default + Send + Sync + 'static {
@@ -155,33 +62,6 @@ impl Aggregate for Claimant {
     }
 }
 
-/// States by stream, shared: a command decides on the cached state without
-/// copying it (long cases carry large states).
-type StateCache<S> = Cache<(TenantId, Uuid), (Arc<S>, u64)>;
-
-/// Commands on the same stream queue up inside one node instead of racing
-/// (a lost race costs a reload and a retry); optimistic concurrency still
-/// decides between nodes. Striped so memory stays bounded.
-struct StreamLocks(Vec<tokio::sync::Mutex<()>>);
-
-impl StreamLocks {
-    const STRIPES: usize = 1024;
-
-    fn new() -> Self {
-        Self(
-            (0..Self::STRIPES)
-                .map(|_| tokio::sync::Mutex::new(()))
-                .collect(),
-        )
-    }
-
-    async fn lock(&self, key: impl std::hash::Hash) -> tokio::sync::MutexGuard<'_, ()> {
-        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(key);
-        self.0[(hash % Self::STRIPES as u64) as usize].lock().await
-    }
-}
-
 /// The write side. Cheap to share (`Arc<Engine>`).
 pub struct Engine {
     log: Arc<dyn EventLog>,
@@ -189,60 +69,6 @@ pub struct Engine {
     cases: StateCache<Case>,
     claimants: StateCache<Claimant>,
     locks: StreamLocks,
-}
-
-/// The open claim of a claimant for a benefit: at most one case holds it.
-fn open_claim_key(claimant: ClaimantId, benefit: &BenefitType) -> UniqueKey {
-    UniqueKey {
-        scope: "open-claim".into(),
-        key: format!("{claimant}:{benefit}"),
-    }
-}
-
-fn appeal_key(link: &AppealLink) -> UniqueKey {
-    UniqueKey {
-        scope: "active-appeal".into(),
-        key: format!("{}:{}", link.original_case, link.contention),
-    }
-}
-
-/// File numbers are kept out of the index in clear text.
-fn file_number_key(file_number: &FileNumber) -> UniqueKey {
-    UniqueKey {
-        scope: "file-number".into(),
-        key: store::file_number_digest(file_number),
-    }
-}
-
-fn sha256_hex(parts: &[&str]) -> String {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update((p.len() as u64).to_be_bytes());
-        h.update(p.as_bytes());
-    }
-    hex::encode(h.finalize())
-}
-
-fn pii_fingerprint(pii: &ClaimantPii) -> String {
-    let birth = pii.birth_date.to_string();
-    let mut parts = vec![
-        pii.file_number.as_str(),
-        pii.given_name.as_str(),
-        pii.family_name.as_str(),
-        birth.as_str(),
-        pii.postcode.as_str(),
-    ];
-    if let Some(n) = &pii.identity_number {
-        parts.push(n.as_str());
-    }
-    parts.extend(pii.address_lines.iter().map(|l| l.as_str()));
-    sha256_hex(&parts)
-}
-
-/// Small randomized pause between attempts so racing writers spread out.
-async fn backoff(attempt: u32) {
-    let jitter = u64::from(Uuid::new_v4().as_bytes()[0] % 8);
-    tokio::time::sleep(Duration::from_millis(jitter + u64::from(attempt.min(10)))).await;
 }
 
 impl Engine {
@@ -541,12 +367,10 @@ impl Engine {
             received_at: input.received_at,
             submitted_by: input.submitted_by.clone(),
         };
-        for attempt in 0..MAX_ATTEMPTS {
-            if attempt > 0 {
-                backoff(attempt).await;
-            }
+        let (key, entry, fingerprint, input) = (&key, &entry, &fingerprint, &input);
+        let done = retry::retrying((), |(), _| async move {
             let ctx = Self::ctx(env);
-            if let Some(holder) = self.log.key_holder(&env.tenant, &key).await? {
+            if let Some(holder) = self.log.key_holder(&env.tenant, key).await? {
                 let case_id = CaseId::from_uuid(holder);
                 let (case, version) = self.load_case(&env.tenant, case_id).await?;
                 let command = CaseCommand::AttachChannelEntry(entry.clone());
@@ -554,16 +378,21 @@ impl Engine {
                     Ok(events) => events,
                     // The same submission is already on the case.
                     Err(DomainError::DuplicateChannelEntry) => {
-                        return Ok(CommandResult {
+                        return Ok(Step::Done(CommandResult {
                             stream_id: holder,
                             version,
                             outcome: Outcome::Unchanged,
                             event_ids: Vec::new(),
                             replayed: true,
-                        })
+                        }))
                     }
                     // Closed meanwhile; its key is gone: go round again.
-                    Err(DomainError::CaseClosed | DomainError::CaseComplete) => continue,
+                    Err(DomainError::CaseClosed | DomainError::CaseComplete) => {
+                        return Ok(Step::Again {
+                            state: (),
+                            pause: true,
+                        })
+                    }
                     Err(e) => return Err(e.into()),
                 };
                 let metadata = Self::metadata(env, command.name())?;
@@ -576,7 +405,7 @@ impl Engine {
                     std::slice::from_ref(&write),
                 );
                 let batch = AppendBatch {
-                    idempotency: Self::idempotency(env, &fingerprint, &result)?,
+                    idempotency: Self::idempotency(env, fingerprint, &result)?,
                     streams: vec![write],
                     recorded_at: Some(ctx.now),
                     ..Default::default()
@@ -586,10 +415,18 @@ impl Engine {
                     .commit(env, &batch, vec![(holder, state, new_version)])
                     .await
                 {
-                    Ok(()) => return Ok(result),
-                    Err(StoreError::VersionConflict { .. }) => continue,
+                    Ok(()) => return Ok(Step::Done(result)),
+                    Err(StoreError::VersionConflict { .. }) => {
+                        return Ok(Step::Again {
+                            state: (),
+                            pause: true,
+                        })
+                    }
                     Err(StoreError::IdempotencyKeyTaken) => {
-                        return self.replay_after_race(env, &fingerprint).await
+                        return self
+                            .replay_after_race(env, fingerprint)
+                            .await
+                            .map(Step::Done)
                     }
                     Err(e) => return Err(e.into()),
                 }
@@ -622,7 +459,7 @@ impl Engine {
                 std::slice::from_ref(&write),
             );
             let batch = AppendBatch {
-                idempotency: Self::idempotency(env, &fingerprint, &result)?,
+                idempotency: Self::idempotency(env, fingerprint, &result)?,
                 streams: vec![write],
                 claim_keys: vec![(key.clone(), case_id.as_uuid())],
                 recorded_at: Some(ctx.now),
@@ -633,16 +470,26 @@ impl Engine {
                 .commit(env, &batch, vec![(case_id.as_uuid(), state, version)])
                 .await
             {
-                Ok(()) => return Ok(result),
+                Ok(()) => Ok(Step::Done(result)),
                 // Another submission opened the case first: join it.
-                Err(StoreError::KeyTaken { .. }) => continue,
+                Err(StoreError::KeyTaken { .. }) => Ok(Step::Again {
+                    state: (),
+                    pause: true,
+                }),
                 Err(StoreError::IdempotencyKeyTaken) => {
-                    return self.replay_after_race(env, &fingerprint).await
+                    return self
+                        .replay_after_race(env, fingerprint)
+                        .await
+                        .map(Step::Done)
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => Err(e.into()),
             }
+        })
+        .await?;
+        if let Ok(result) = done {
+            return Ok(result);
         }
-        let current = match self.log.key_holder(&env.tenant, &key).await? {
+        let current = match self.log.key_holder(&env.tenant, key).await? {
             Some(holder) => {
                 self.load_case(&env.tenant, CaseId::from_uuid(holder))
                     .await?
@@ -683,103 +530,121 @@ impl Engine {
         // the append finds the record taken (or, for a refusal, a look-up
         // finds it), so the hot path makes one round trip.
         let key = (env.tenant.clone(), id);
-        let (mut case, mut version, mut fresh) = match self.cases.get(&key) {
+        let (case, version, fresh) = match self.cases.get(&key) {
             Some((case, version)) => (case, version, false),
             None => {
                 let (case, version) = self.load_case(&env.tenant, case_id).await?;
                 (Arc::new(case), version, true)
             }
         };
-        for attempt in 0..MAX_ATTEMPTS {
-            let ctx = Self::ctx(env);
-            let decided = match env.expected_version {
-                Some(expected) if expected != version => {
-                    Err(EngineError::VersionConflict { current: version })
-                }
-                _ => self
-                    .with_configuration(env, &case, &command, ctx.now)
-                    .and_then(|c| Ok((case.decide(&c, &ctx)?, c))),
-            };
-            // A refusal, or "nothing to change", is only known on current state.
-            let settled = matches!(&decided, Ok((events, _)) if !events.is_empty());
-            if !fresh && !settled {
-                let (loaded, at) = self.load_case(&env.tenant, case_id).await?;
-                (case, version, fresh) = (Arc::new(loaded), at, true);
-                continue;
-            }
-            let (events, decided_command) = match decided {
-                Ok(decided) => decided,
-                Err(e) => return self.or_replay(env, &fingerprint, e).await,
-            };
-            let metadata = Self::metadata(env, decided_command.name())?;
-            let new_version = version + events.len() as u64;
-            let mut batch = AppendBatch {
-                recorded_at: Some(ctx.now),
-                ..Default::default()
-            };
-            let mut states = Vec::new();
-            if !events.is_empty() {
-                batch
-                    .streams
-                    .push(Self::stream_write::<Case>(id, version, &events, &metadata));
-                self.follow_ups(env, &ctx, &case, &events, &mut batch, &mut states)
-                    .await?;
-            }
-            let outcome = if events.is_empty() {
-                Outcome::Unchanged
-            } else {
-                Outcome::Updated
-            };
-            let result = Self::result(id, new_version, outcome, &batch.streams);
-            batch.idempotency = Self::idempotency(env, &fingerprint, &result)?;
-            if batch.streams.is_empty() && batch.idempotency.is_none() {
-                return Ok(result);
-            }
-            match self.log.append(&env.tenant, &batch).await {
-                Ok(_) => {
-                    // The state decided on is not needed again: with the
-                    // cache's share dropped first it is usually the only
-                    // one, and is evolved in place, not copied.
-                    self.cases.remove(&key);
-                    let state = events
-                        .iter()
-                        .fold(Arc::unwrap_or_clone(case), |s, e| s.evolve(e));
-                    states.push((id, state, new_version));
-                    self.remember(env, states);
-                    return Ok(result);
-                }
-                Err(StoreError::IdempotencyKeyTaken) => {
-                    return self.replay_after_race(env, &fingerprint).await
-                }
-                Err(StoreError::VersionConflict { .. }) if !fresh => {
+        let (command, fingerprint, key) = (&command, &fingerprint, &key);
+        let state = (case, version, fresh);
+        let done = retry::retrying(
+            state,
+            |(mut case, mut version, fresh), attempt| async move {
+                let ctx = Self::ctx(env);
+                let decided = match env.expected_version {
+                    Some(expected) if expected != version => {
+                        Err(EngineError::VersionConflict { current: version })
+                    }
+                    _ => self
+                        .with_configuration(env, &case, command, ctx.now)
+                        .and_then(|c| Ok((case.decide(&c, &ctx)?, c))),
+                };
+                // A refusal, or "nothing to change", is only known on current state.
+                let settled = matches!(&decided, Ok((events, _)) if !events.is_empty());
+                if !fresh && !settled {
                     let (loaded, at) = self.load_case(&env.tenant, case_id).await?;
-                    (case, version, fresh) = (Arc::new(loaded), at, true);
+                    return Ok(Step::Again {
+                        state: (Arc::new(loaded), at, true),
+                        pause: false,
+                    });
                 }
-                Err(StoreError::VersionConflict {
-                    stream_id, current, ..
-                }) => {
-                    if env.expected_version.is_some() || attempt + 1 == MAX_ATTEMPTS {
-                        return Err(EngineError::VersionConflict { current });
+                let (events, decided_command) = match decided {
+                    Ok(decided) => decided,
+                    Err(e) => return self.or_replay(env, fingerprint, e).await.map(Step::Done),
+                };
+                let metadata = Self::metadata(env, decided_command.name())?;
+                let new_version = version + events.len() as u64;
+                let mut batch = AppendBatch {
+                    recorded_at: Some(ctx.now),
+                    ..Default::default()
+                };
+                let mut states = Vec::new();
+                if !events.is_empty() {
+                    batch
+                        .streams
+                        .push(Self::stream_write::<Case>(id, version, &events, &metadata));
+                    self.follow_ups(env, &ctx, &case, &events, &mut batch, &mut states)
+                        .await?;
+                }
+                let outcome = if events.is_empty() {
+                    Outcome::Unchanged
+                } else {
+                    Outcome::Updated
+                };
+                let result = Self::result(id, new_version, outcome, &batch.streams);
+                batch.idempotency = Self::idempotency(env, fingerprint, &result)?;
+                if batch.streams.is_empty() && batch.idempotency.is_none() {
+                    return Ok(Step::Done(result));
+                }
+                match self.log.append(&env.tenant, &batch).await {
+                    Ok(_) => {
+                        // The state decided on is not needed again: with the
+                        // cache's share dropped first it is usually the only
+                        // one, and is evolved in place, not copied.
+                        self.cases.remove(key);
+                        let state = events
+                            .iter()
+                            .fold(Arc::unwrap_or_clone(case), |s, e| s.evolve(e));
+                        states.push((id, state, new_version));
+                        self.remember(env, states);
+                        Ok(Step::Done(result))
                     }
-                    // Only re-decide when nothing that came in between
-                    // bears on this command's decision.
-                    let newer = self.log.read_stream(&env.tenant, id, version).await?;
-                    for e in &newer {
-                        let event = Case::decode(e)?;
-                        if stream_id == id && command.depends_on(&event) {
-                            return Err(EngineError::VersionConflict {
-                                current: e.version.max(current),
-                            });
+                    Err(StoreError::IdempotencyKeyTaken) => self
+                        .replay_after_race(env, fingerprint)
+                        .await
+                        .map(Step::Done),
+                    Err(StoreError::VersionConflict { .. }) if !fresh => {
+                        let (loaded, at) = self.load_case(&env.tenant, case_id).await?;
+                        Ok(Step::Again {
+                            state: (Arc::new(loaded), at, true),
+                            pause: false,
+                        })
+                    }
+                    Err(StoreError::VersionConflict {
+                        stream_id, current, ..
+                    }) => {
+                        if env.expected_version.is_some() || attempt + 1 == retry::MAX_ATTEMPTS {
+                            return Err(EngineError::VersionConflict { current });
                         }
-                        case = Arc::new(Arc::unwrap_or_clone(case).evolve(&event));
-                        version = e.version;
+                        // Only re-decide when nothing that came in between
+                        // bears on this command's decision.
+                        let newer = self.log.read_stream(&env.tenant, id, version).await?;
+                        for e in &newer {
+                            let event = Case::decode(e)?;
+                            if stream_id == id && command.depends_on(&event) {
+                                return Err(EngineError::VersionConflict {
+                                    current: e.version.max(current),
+                                });
+                            }
+                            case = Arc::new(Arc::unwrap_or_clone(case).evolve(&event));
+                            version = e.version;
+                        }
+                        Ok(Step::Again {
+                            state: (case, version, fresh),
+                            pause: true,
+                        })
                     }
-                    backoff(attempt).await;
+                    Err(e) => Err(e.into()),
                 }
-                Err(e) => return Err(e.into()),
-            }
+            },
+        )
+        .await?;
+        match done {
+            Ok(result) => Ok(result),
+            Err((_, version, _)) => Err(EngineError::VersionConflict { current: version }),
         }
-        Err(EngineError::VersionConflict { current: version })
     }
 
     /// Fills in the tenant's configuration: the estimate for phase changes,
@@ -907,10 +772,8 @@ impl Engine {
             return Ok(result);
         }
         let _queued = self.locks.lock((&env.tenant, original.as_uuid())).await;
-        for attempt in 0..MAX_ATTEMPTS {
-            if attempt > 0 {
-                backoff(attempt).await;
-            }
+        let (entry, fingerprint) = (&entry, &fingerprint);
+        let done = retry::retrying((), |(), _| async move {
             let ctx = Self::ctx(env);
             let (case, version) = self.load_case(&env.tenant, original).await?;
             let file = case.file().ok_or(DomainError::ClaimNotFound)?;
@@ -961,7 +824,7 @@ impl Engine {
                 &writes,
             );
             let batch = AppendBatch {
-                idempotency: Self::idempotency(env, &fingerprint, &result)?,
+                idempotency: Self::idempotency(env, fingerprint, &result)?,
                 streams: writes,
                 claim_keys: vec![(appeal_key(&link), appeal_id.as_uuid())],
                 recorded_at: Some(ctx.now),
@@ -982,16 +845,26 @@ impl Engine {
                 ),
             ];
             match self.commit(env, &batch, states).await {
-                Ok(()) => return Ok(result),
+                Ok(()) => Ok(Step::Done(result)),
                 Err(StoreError::KeyTaken { .. }) => {
-                    return Err(DomainError::DuplicateAppeal(contention).into())
+                    Err(DomainError::DuplicateAppeal(contention).into())
                 }
-                Err(StoreError::VersionConflict { .. }) => continue,
+                Err(StoreError::VersionConflict { .. }) => Ok(Step::Again {
+                    state: (),
+                    pause: true,
+                }),
                 Err(StoreError::IdempotencyKeyTaken) => {
-                    return self.replay_after_race(env, &fingerprint).await
+                    return self
+                        .replay_after_race(env, fingerprint)
+                        .await
+                        .map(Step::Done)
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => Err(e.into()),
             }
+        })
+        .await?;
+        if let Ok(result) = done {
+            return Ok(result);
         }
         Err(EngineError::VersionConflict { current: 0 })
     }
