@@ -476,12 +476,10 @@ impl Engine {
                     state: (),
                     pause: true,
                 }),
-                Err(StoreError::IdempotencyKeyTaken) => {
-                    return self
-                        .replay_after_race(env, fingerprint)
-                        .await
-                        .map(Step::Done)
-                }
+                Err(StoreError::IdempotencyKeyTaken) => self
+                    .replay_after_race(env, fingerprint)
+                    .await
+                    .map(Step::Done),
                 Err(e) => Err(e.into()),
             }
         })
@@ -853,12 +851,10 @@ impl Engine {
                     state: (),
                     pause: true,
                 }),
-                Err(StoreError::IdempotencyKeyTaken) => {
-                    return self
-                        .replay_after_race(env, fingerprint)
-                        .await
-                        .map(Step::Done)
-                }
+                Err(StoreError::IdempotencyKeyTaken) => self
+                    .replay_after_race(env, fingerprint)
+                    .await
+                    .map(Step::Done),
                 Err(e) => Err(e.into()),
             }
         })
