@@ -302,6 +302,31 @@ impl Engine {
     }
 
     /// Keeps the states of cases just written.
+    /// A commit's outcome as a step of the retry driver: done; lost a race
+    /// (the errors `lost` names) and goes round again; or its key was
+    /// recorded by a racing copy of the same request, whose answer it gets.
+    async fn settled(
+        &self,
+        env: &Envelope,
+        fingerprint: &Fingerprint,
+        committed: Result<(), StoreError>,
+        result: CommandResult,
+        lost: fn(&StoreError) -> bool,
+    ) -> Result<Step<CommandResult, ()>, EngineError> {
+        match committed {
+            Ok(()) => Ok(Step::Done(result)),
+            Err(e) if lost(&e) => Ok(Step::Again {
+                state: (),
+                pause: true,
+            }),
+            Err(StoreError::IdempotencyKeyTaken) => self
+                .replay_after_race(env, fingerprint)
+                .await
+                .map(Step::Done),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     fn remember(&self, env: &Envelope, states: Vec<(Uuid, Case, u64)>) {
         for (id, state, version) in states {
             self.cases
@@ -411,25 +436,14 @@ impl Engine {
                     ..Default::default()
                 };
                 let state = events.iter().fold(case, |s, e| s.evolve(e));
-                match self
+                let committed = self
                     .commit(env, &batch, vec![(holder, state, new_version)])
-                    .await
-                {
-                    Ok(()) => return Ok(Step::Done(result)),
-                    Err(StoreError::VersionConflict { .. }) => {
-                        return Ok(Step::Again {
-                            state: (),
-                            pause: true,
-                        })
-                    }
-                    Err(StoreError::IdempotencyKeyTaken) => {
-                        return self
-                            .replay_after_race(env, fingerprint)
-                            .await
-                            .map(Step::Done)
-                    }
-                    Err(e) => return Err(e.into()),
-                }
+                    .await;
+                return self
+                    .settled(env, fingerprint, committed, result, |e| {
+                        matches!(e, StoreError::VersionConflict { .. })
+                    })
+                    .await;
             }
             let case_id = CaseId::generate();
             let command = CaseCommand::SubmitClaim(SubmitClaim {
@@ -466,22 +480,14 @@ impl Engine {
                 ..Default::default()
             };
             let state = Case::replay(&events);
-            match self
+            let committed = self
                 .commit(env, &batch, vec![(case_id.as_uuid(), state, version)])
-                .await
-            {
-                Ok(()) => Ok(Step::Done(result)),
-                // Another submission opened the case first: join it.
-                Err(StoreError::KeyTaken { .. }) => Ok(Step::Again {
-                    state: (),
-                    pause: true,
-                }),
-                Err(StoreError::IdempotencyKeyTaken) => self
-                    .replay_after_race(env, fingerprint)
-                    .await
-                    .map(Step::Done),
-                Err(e) => Err(e.into()),
-            }
+                .await;
+            // Another submission opened the case first: join it.
+            self.settled(env, fingerprint, committed, result, |e| {
+                matches!(e, StoreError::KeyTaken { .. })
+            })
+            .await
         })
         .await?;
         if let Ok(result) = done {
@@ -843,19 +849,15 @@ impl Engine {
                 ),
             ];
             match self.commit(env, &batch, states).await {
-                Ok(()) => Ok(Step::Done(result)),
                 Err(StoreError::KeyTaken { .. }) => {
                     Err(DomainError::DuplicateAppeal(contention).into())
                 }
-                Err(StoreError::VersionConflict { .. }) => Ok(Step::Again {
-                    state: (),
-                    pause: true,
-                }),
-                Err(StoreError::IdempotencyKeyTaken) => self
-                    .replay_after_race(env, fingerprint)
+                committed => {
+                    self.settled(env, fingerprint, committed, result, |e| {
+                        matches!(e, StoreError::VersionConflict { .. })
+                    })
                     .await
-                    .map(Step::Done),
-                Err(e) => Err(e.into()),
+                }
             }
         })
         .await?;

@@ -394,6 +394,18 @@ fn close_open_requests(file: &CaseFile, end: CaseEnd) -> impl Iterator<Item = Ca
         .map(move |r| status_change(r, RequestStatus::NoLongerRequired, Some(end.reason())))
 }
 
+/// Whether `document` (which must be on the case) is in the queue `list`.
+fn waiting(
+    file: &CaseFile,
+    document: DocumentId,
+    list: &[DocumentId],
+) -> Result<bool, DomainError> {
+    if !file.documents.iter().any(|d| d.id == document) {
+        return Err(DomainError::DocumentNotFound(document));
+    }
+    Ok(list.contains(&document))
+}
+
 /// What evidence arriving after evidence gathering does, by the tenant's
 /// rule: the case goes back to gathering (reason and estimate recorded), or
 /// the caseworker gets a work item. After the decision was approved the
@@ -496,30 +508,21 @@ fn decide_existing(
             events.extend(late_evidence(file, doc));
             events
         }
-        MarkDocumentNeedsNoLink { document, reason } => {
-            if !file.documents.iter().any(|d| d.id == *document) {
-                return Err(DomainError::DocumentNotFound(*document));
-            }
-            if !file.unlinked.contains(document) {
-                // Linked already, filed with its submission, or marked.
-                return Ok(Vec::new());
-            }
-            vec![E::DocumentNeedsNoLink {
+        // Nothing to do for a document no longer waiting (linked already,
+        // filed with its submission, marked, or acknowledged).
+        MarkDocumentNeedsNoLink { document, reason } => waiting(file, *document, &file.unlinked)?
+            .then(|| E::DocumentNeedsNoLink {
                 document: *document,
                 reason: reason.clone(),
-            }]
-        }
-        AcknowledgeLateEvidence { document } => {
-            if !file.documents.iter().any(|d| d.id == *document) {
-                return Err(DomainError::DocumentNotFound(*document));
-            }
-            if !file.late_evidence.contains(document) {
-                return Ok(Vec::new());
-            }
-            vec![E::LateEvidenceAcknowledged {
+            })
+            .into_iter()
+            .collect(),
+        AcknowledgeLateEvidence { document } => waiting(file, *document, &file.late_evidence)?
+            .then_some(E::LateEvidenceAcknowledged {
                 document: *document,
-            }]
-        }
+            })
+            .into_iter()
+            .collect(),
         LinkDocument { document, request } => {
             if !file.documents.iter().any(|d| d.id == *document) {
                 return Err(DomainError::DocumentNotFound(*document));
