@@ -270,7 +270,7 @@ impl TestLog {
 /// requests, projector running in the background, tenants `alpha`/`beta`.
 pub struct ApiWorld {
     pub t: TestLog,
-    pub app: services::server::App,
+    pub app: services::server::Instance,
     pub router: axum::Router,
     projector: tokio::task::JoinHandle<()>,
 }
@@ -319,7 +319,7 @@ pub async fn api_world_with(
     .into_iter()
     .collect();
     adjust(&mut settings);
-    let app = services::server::App::open(settings).await.unwrap();
+    let app = services::server::Instance::open(settings).await.unwrap();
     let router = app.router();
     let projector = tokio::spawn(app.projector.clone().run(std::future::pending()));
     ApiWorld {
@@ -348,7 +348,7 @@ impl ApiWorld {
         &self,
         tenant_name: &str,
         subject: &str,
-        roles: &[graphql::auth::Role],
+        roles: &[app::auth::Role],
         claimant: Option<ClaimantId>,
         sensitive: bool,
     ) -> String {
@@ -359,17 +359,17 @@ impl ApiWorld {
         &self,
         tenant_name: &str,
         subject: &str,
-        roles: &[graphql::auth::Role],
+        roles: &[app::auth::Role],
         claimant: Option<ClaimantId>,
         sensitive: bool,
         office: Option<&str>,
     ) -> String {
         let auth = &self.app.settings.auth;
-        graphql::auth::mint_hs256(
+        app::auth::mint_hs256(
             auth.hs256_secret.as_deref().unwrap().as_bytes(),
             &auth.issuer,
             &auth.audience,
-            &graphql::auth::DevToken {
+            &app::auth::DevToken {
                 tenant: tenant(tenant_name),
                 subject: ActorId::parse(subject).unwrap(),
                 roles: roles.to_vec(),

@@ -17,12 +17,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// A development token of the demo tenant (the embedded default's secret).
-fn token(subject: &str, roles: &[graphql::auth::Role]) -> Result<String, BenchError> {
-    graphql::auth::mint_hs256(
+fn token(subject: &str, roles: &[app::auth::Role]) -> Result<String, BenchError> {
+    app::auth::mint_hs256(
         services::config::DEV_SECRET.as_bytes(),
         "omnicase",
         "omnicase",
-        &graphql::auth::DevToken {
+        &app::auth::DevToken {
             tenant: domain::TenantId::parse("demo")
                 .map_err(|e| BenchError::Setup(e.to_string()))?,
             subject: domain::ActorId::parse(subject)
@@ -116,7 +116,7 @@ pub async fn server_under_attack(
     sqlite_url: &str,
     quick: bool,
 ) -> Result<Value, BenchError> {
-    use graphql::auth::Role;
+    use app::auth::Role;
     let server = Server::start(bin, sqlite_url).await?;
     let addr = server.addr;
     tokio::time::sleep(Duration::from_secs(1)).await;

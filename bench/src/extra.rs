@@ -5,7 +5,7 @@
 use crate::load::{command_clients, Stats};
 use crate::BenchError;
 use serde_json::json;
-use services::server::App;
+use services::server::Instance;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -39,7 +39,7 @@ type Seen = HashMap<Uuid, Vec<(u64, Instant)>>;
 /// projector runs; the lag of a command is from its acknowledgement to the
 /// read model showing its version (first `CaseChanged` at or past it).
 pub async fn projection_lag(
-    app: &Arc<App>,
+    app: &Arc<Instance>,
     cases: &Arc<Vec<(Uuid, Uuid)>>,
     rate: u32,
     duration: Duration,
@@ -126,7 +126,7 @@ pub async fn projection_lag(
 /// recorded contacts (several cases at a time). For the command figures on
 /// long streams; this node then holds their state, as a serving node would.
 pub async fn long_cases(
-    app: &Arc<App>,
+    app: &Arc<Instance>,
     cases: &Arc<Vec<(Uuid, Uuid)>>,
     count: usize,
     events: u64,
@@ -192,7 +192,10 @@ pub async fn grow_log(pool: &sqlx::PgPool, target: i64) -> Result<i64, BenchErro
 
 /// `omnicase rebuild` (replay into a fresh generation, switch) vs reading
 /// every row of the log in feed order.
-pub async fn rebuild_vs_scan(app: &App, pool: &sqlx::PgPool) -> Result<(Rate, Rate), BenchError> {
+pub async fn rebuild_vs_scan(
+    app: &Instance,
+    pool: &sqlx::PgPool,
+) -> Result<(Rate, Rate), BenchError> {
     use futures_util::TryStreamExt;
     let started = Instant::now();
     let mut events = 0u64;
@@ -227,7 +230,7 @@ pub async fn rebuild_vs_scan(app: &App, pool: &sqlx::PgPool) -> Result<(Rate, Ra
 /// (rate of the first filing, attached, unidentified, rejected, events
 /// appended by the second filing).
 pub async fn mail_ingest(
-    app: &App,
+    app: &Instance,
     tenant: &domain::TenantId,
     file_numbers: &[String],
     docs: usize,
@@ -253,7 +256,7 @@ pub async fn mail_ingest(
         domain::ActorId::parse("mailroom-bench").map_err(|e| BenchError::Setup(e.to_string()))?,
         intake::CallerKind::Staff,
     );
-    let count = |app: &App| {
+    let count = |app: &Instance| {
         let db = app.db.clone();
         async move {
             match db {

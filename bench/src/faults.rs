@@ -16,7 +16,7 @@ use crate::BenchError;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use serde_json::{json, Value};
-use services::server::App;
+use services::server::Instance;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -104,7 +104,7 @@ fn record_body(case: Uuid, key: &str) -> Value {
 /// Contacts by summary in the log, and the summaries each case's read
 /// model shows.
 async fn inventory(
-    app: &App,
+    app: &Instance,
     prefix: &str,
 ) -> Result<(HashMap<String, i64>, HashMap<String, bool>), BenchError> {
     let store::Database::Postgres(pg) = &app.db else {
@@ -252,7 +252,7 @@ impl Load {
 /// server binary and its database, a staff token, the open cases.
 #[derive(Clone, Copy)]
 pub struct Rig<'a> {
-    pub app: &'a Arc<App>,
+    pub app: &'a Arc<Instance>,
     pub bin: &'a std::path::Path,
     pub url: &'a str,
     pub token: &'a str,
@@ -399,7 +399,7 @@ fn pg_ctl(action: &str) -> Result<(), BenchError> {
 
 /// (d) `writers` concurrent writers on one case.
 pub async fn one_case_writers(
-    app: &Arc<App>,
+    app: &Arc<Instance>,
     case: Uuid,
     writers: usize,
 ) -> Result<(Counts, bool), BenchError> {

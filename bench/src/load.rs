@@ -13,7 +13,7 @@ use http_body_util::{BodyExt, Full};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
-use services::server::App;
+use services::server::Instance;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -147,7 +147,7 @@ pub async fn drive_paced<C: Client>(clients: Vec<C>, rate: f64, duration: Durati
 }
 
 /// (case id, claimant id) of every open case.
-pub async fn open_cases(app: &App) -> Result<Arc<Vec<(Uuid, Uuid)>>, BenchError> {
+pub async fn open_cases(app: &Instance) -> Result<Arc<Vec<(Uuid, Uuid)>>, BenchError> {
     let sql = "SELECT case_id, claimant_id FROM rm_cases WHERE generation = (SELECT generation FROM rm_meta) \
                AND NOT closed ORDER BY case_id";
     let rows: Vec<(Uuid, Uuid)> = match &app.db {
@@ -176,14 +176,14 @@ pub async fn open_cases(app: &App) -> Result<Arc<Vec<(Uuid, Uuid)>>, BenchError>
 /// documents attached, and 15 % replays of a command already sent (same
 /// idempotency key: answered from the idempotency record).
 pub struct CommandClient {
-    app: Arc<App>,
+    app: Arc<Instance>,
     cases: Arc<Vec<(Uuid, Uuid)>>,
     rng: SmallRng,
     sent: Vec<(Uuid, String, CaseCommand)>,
 }
 
 pub fn command_clients(
-    app: &Arc<App>,
+    app: &Arc<Instance>,
     cases: &Arc<Vec<(Uuid, Uuid)>>,
     n: usize,
 ) -> Vec<CommandClient> {
@@ -300,7 +300,7 @@ pub async fn prepare_raw(pool: &sqlx::PgPool) -> Result<(), BenchError> {
 }
 
 /// A representative stored payload and metadata of one command's event.
-pub async fn contact_payload(app: &App) -> Result<Arc<(String, String)>, BenchError> {
+pub async fn contact_payload(app: &Instance) -> Result<Arc<(String, String)>, BenchError> {
     let store::Database::Postgres(pg) = &app.db else {
         return Err(BenchError::Setup("the bench needs PostgreSQL".into()));
     };
@@ -417,7 +417,7 @@ const CLAIM_QUERY: &str = "query($id: ID!) { claim(id: $id) { id status claimDat
 impl Http {
     /// The omnicase router plus a plain handler, on a loopback port.
     pub async fn start(
-        app: Arc<App>,
+        app: Arc<Instance>,
         tenant: &TenantId,
         cases: &[(Uuid, Uuid)],
     ) -> Result<Http, BenchError> {
@@ -436,11 +436,11 @@ impl Http {
         for (case, claimant) in cases.iter().take(64) {
             let token = services::cli::dev_token(
                 &app,
-                &graphql::auth::DevToken {
+                &app::auth::DevToken {
                     tenant: tenant.clone(),
                     subject: domain::ActorId::parse(&format!("citizen-{claimant}"))
                         .map_err(|e| BenchError::Setup(e.to_string()))?,
-                    roles: vec![graphql::auth::Role::Citizen],
+                    roles: vec![app::auth::Role::Citizen],
                     sensitive: false,
                     claimant: Some(ClaimantId::from_uuid(*claimant)),
                     office: None,
@@ -452,11 +452,11 @@ impl Http {
         }
         let staff = services::cli::dev_token(
             &app,
-            &graphql::auth::DevToken {
+            &app::auth::DevToken {
                 tenant: tenant.clone(),
                 subject: domain::ActorId::parse("caseworker-bench")
                     .map_err(|e| BenchError::Setup(e.to_string()))?,
-                roles: vec![graphql::auth::Role::Caseworker],
+                roles: vec![app::auth::Role::Caseworker],
                 sensitive: false,
                 claimant: None,
                 office: Some("bench-office".into()),

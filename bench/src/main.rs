@@ -68,7 +68,7 @@ enum BenchError {
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
     #[error("app: {0}")]
-    App(#[from] services::server::AppError),
+    Instance(#[from] services::server::AppError),
     #[error("config: {0}")]
     Config(#[from] services::config::ConfigError),
     #[error("generator: {0}")]
@@ -190,7 +190,7 @@ async fn run(args: Args) -> Result<(), BenchError> {
     eprintln!("bench database: {url}; {seconds} s per measurement");
 
     let settings = bench_settings(&url)?;
-    let app = Arc::new(services::server::App::open(settings).await?);
+    let app = Arc::new(services::server::Instance::open(settings).await?);
     let tenant = domain::TenantId::parse("demo").map_err(|e| BenchError::Setup(e.to_string()))?;
     let started = Instant::now();
     let plan = services::generator::plan(7, claimants, claims);
@@ -386,7 +386,7 @@ async fn run(args: Args) -> Result<(), BenchError> {
             "== projection lag at a fixed command rate (embedded: SQLite + in-process feed) =="
         );
         let lag_settings = bench_settings(&sqlite_url)?;
-        let lag_app = Arc::new(services::server::App::open(lag_settings).await?);
+        let lag_app = Arc::new(services::server::Instance::open(lag_settings).await?);
         let lag_cases = load::open_cases(&lag_app).await?;
         let projector = tokio::spawn(lag_app.projector.clone().run(std::future::pending()));
         let (lag, achieved) =
@@ -454,7 +454,7 @@ async fn kafka_lag(
         .kafka
         .librdkafka
         .insert("session.timeout.ms".into(), "6000".into());
-    let app = Arc::new(services::server::App::open(settings).await?);
+    let app = Arc::new(services::server::Instance::open(settings).await?);
     if let Some(k) = app.settings.kafka() {
         bus::topics::create(&k, &[], 1, 1)
             .await
@@ -474,7 +474,7 @@ async fn kafka_lag(
 }
 
 /// Audit records written so far.
-async fn audit_rows(app: &services::server::App) -> Result<i64, BenchError> {
+async fn audit_rows(app: &services::server::Instance) -> Result<i64, BenchError> {
     app.read
         .audit_count()
         .await
@@ -521,7 +521,7 @@ async fn run_faults(args: &Args) -> Result<bool, BenchError> {
         phase.as_secs_f64()
     );
     let settings = bench_settings(&url)?;
-    let app = Arc::new(services::server::App::open(settings).await?);
+    let app = Arc::new(services::server::Instance::open(settings).await?);
     let tenant = domain::TenantId::parse("demo").map_err(|e| BenchError::Setup(e.to_string()))?;
     let plan = services::generator::plan(11, 20, 20);
     services::generator::load(&app, &tenant, &plan, |_, _| {}).await?;
@@ -532,11 +532,11 @@ async fn run_faults(args: &Args) -> Result<bool, BenchError> {
     }
     let token = services::cli::dev_token(
         &app,
-        &graphql::auth::DevToken {
+        &app::auth::DevToken {
             tenant: tenant.clone(),
             subject: domain::ActorId::parse("caseworker-faults")
                 .map_err(|e| BenchError::Setup(e.to_string()))?,
-            roles: vec![graphql::auth::Role::Caseworker],
+            roles: vec![app::auth::Role::Caseworker],
             sensitive: false,
             claimant: None,
             office: None,

@@ -8,10 +8,10 @@
 //! every seed and every saved crash (`fuzz/seeds`, `fuzz/regressions`) through
 //! them on each test run, so a fixed crash stays fixed.
 
+use app::auth::{AuthConfig, AuthError, Authenticator, KeySource};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use domain::{ActorId, TenantId};
-use graphql::auth::{AuthConfig, AuthError, Authenticator, KeySource};
 use std::sync::OnceLock;
 
 /// A check: bytes in, a panic when a promise is broken.
@@ -248,7 +248,7 @@ pub fn jwt(data: &[u8]) {
                 !principal.roles.is_empty(),
                 "jwt: a principal without roles"
             );
-            if principal.has(graphql::auth::Role::Citizen) {
+            if principal.has(app::auth::Role::Citizen) {
                 assert!(
                     principal.claimant.is_some(),
                     "jwt: a citizen without a claimant"
@@ -281,7 +281,7 @@ fn harness() -> &'static Harness {
 }
 
 fn build_harness() -> Result<Harness, String> {
-    use graphql::auth::{mint_hs256, DevToken, Role};
+    use app::auth::{mint_hs256, DevToken, Role};
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let url = format!("sqlite://{}", dir.path().join("fuzz.db").display());
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -296,7 +296,7 @@ fn build_harness() -> Result<Harness, String> {
         // requests of one token would be refused with 429.
         settings.rate_limits.per_minute = 0;
         settings.rate_limits.roles.clear();
-        let app = services::server::App::open(settings)
+        let app = services::server::Instance::open(settings)
             .await
             .map_err(|e| e.to_string())?;
         let tenant = demo_tenant();

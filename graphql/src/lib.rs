@@ -1,8 +1,8 @@
 //! The GraphQL API over the read models, and the mutations that issue
-//! commands. Authentication (bearer JWT), authorization, PII masking and
-//! audit live here; the server in `services` mounts [`routes`].
+//! commands. Who is calling and what they may do come from the `app`
+//! crate, shared with every other transport; masking and the schema's
+//! limits live here. The server in `services` mounts [`routes`].
 
-pub mod auth;
 mod context;
 mod error;
 pub mod graphiql;
@@ -10,19 +10,18 @@ pub mod limits;
 mod loaders;
 mod mutation;
 mod query;
-pub mod rate;
 mod subscription;
 mod types;
 mod watch;
 mod ws;
 
-pub use context::Api;
 pub use error::ApiError;
 
+use app::auth::{self, Principal};
+use app::App;
 use async_graphql::Schema;
 use async_graphql_axum::rejection::GraphQLRejection;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
-use auth::Principal;
 use axum::extract::{Path, State, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
@@ -41,12 +40,12 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub use limits::{MAX_ALIASES, MAX_FIELDS, MAX_NESTING, MAX_QUERY_BYTES};
 
 /// The schema, with the application installed.
-pub fn schema(api: Arc<Api>) -> OmnicaseSchema {
+pub fn schema(api: Arc<App>) -> OmnicaseSchema {
     let watch = watch::CaseWatch::new(api.read.clone(), api.projector.clone());
     build(api, watch, true)
 }
 
-fn build(api: Arc<Api>, watch: Arc<watch::CaseWatch>, suggestions: bool) -> OmnicaseSchema {
+fn build(api: Arc<App>, watch: Arc<watch::CaseWatch>, suggestions: bool) -> OmnicaseSchema {
     let claimants = async_graphql::dataloader::DataLoader::new(
         loaders::ClaimantLoader {
             read: api.read.clone(),
@@ -118,7 +117,7 @@ pub struct Guarded {
 }
 
 impl Guarded {
-    pub fn new(api: Arc<Api>, exposure: Exposure) -> Guarded {
+    pub fn new(api: Arc<App>, exposure: Exposure) -> Guarded {
         let watch = watch::CaseWatch::new(api.read.clone(), api.projector.clone());
         Guarded {
             schema: build(api.clone(), watch.clone(), true),
@@ -210,13 +209,13 @@ pub struct ConnectionSlot(pub Arc<dyn Send + Sync>);
 #[derive(Clone)]
 struct GqlState {
     gql: Guarded,
-    api: Arc<Api>,
+    api: Arc<App>,
     graphiql: bool,
 }
 
 /// `/graphql` (POST queries and mutations; GET serves GraphiQL when
 /// enabled) and `/graphql/ws` (subscriptions, graphql-transport-ws).
-pub fn routes(api: Arc<Api>, exposure: Exposure) -> Router {
+pub fn routes(api: Arc<App>, exposure: Exposure) -> Router {
     let state = GqlState {
         gql: Guarded::new(api.clone(), exposure),
         api,
@@ -275,11 +274,11 @@ async fn graphql(
     let Ok(request) = request else {
         // Not JSON, not an object, no `query`: refused with a code, not a
         // plain-text 400.
-        let mut response = error_response(ApiError::Refused {
+        let mut response = error_response(ApiError(app::Error::Refused {
             code: domain::ErrorCode::BadRequest,
             message: "the body is not a GraphQL request: a JSON object with a `query` string"
                 .into(),
-        })
+        }))
         .into_response();
         *response.status_mut() = axum::http::StatusCode::BAD_REQUEST;
         return response;
@@ -289,13 +288,7 @@ async fn graphql(
         None => None,
         Some(Ok(principal)) => Some(principal),
         Some(Err(e)) => {
-            let refusal = match e {
-                auth::AuthError::UnknownTenant => ApiError::Refused {
-                    code: e.code(),
-                    message: e.to_string(),
-                },
-                _ => ApiError::Unauthenticated,
-            };
+            let refusal = ApiError(e.into());
             let mut response = error_response(refusal).into_response();
             *response.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
             return response;

@@ -2,11 +2,12 @@
 //! (replays return the original result) and returns the case's new version
 //! with the claim as the read model shows it after the command.
 
-use crate::auth::{Principal, Role};
-use crate::context::{api, channel_of, envelope, principal, require, STAFF};
+use crate::context::{api, principal};
 use crate::error::{ApiError, ApiResult};
 use crate::query::parse_id;
 use crate::types::{Adjudication, Claim, Phase, RequestStatus};
+use app::auth::{Principal, Role};
+use app::{channel_of, envelope, require, STAFF};
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::case::{self as dc, ContactKind, NewContact, NewEvidenceRequest, RequestKind};
@@ -189,11 +190,16 @@ fn fingerprint(ctx: &Context<'_>, legacy: &dyn std::fmt::Debug) -> ApiResult<Fin
     let field = ctx.field();
     let name = field.name();
     let mut args = serde_json::Map::new();
-    for (arg, value) in field.arguments().map_err(|_| ApiError::Internal)? {
+    for (arg, value) in field
+        .arguments()
+        .map_err(|_| ApiError(app::Error::Internal))?
+    {
         if arg.as_str() == "idempotencyKey" || arg.as_str() == "expectedVersion" {
             continue;
         }
-        let value = value.into_json().map_err(|_| ApiError::Internal)?;
+        let value = value
+            .into_json()
+            .map_err(|_| ApiError(app::Error::Internal))?;
         args.insert(arg.to_string(), value);
     }
     Ok(
@@ -263,7 +269,7 @@ impl<'a> Run<'a> {
         if let Some(v) = expected_version {
             env = env.expected_version(
                 u64::try_from(v)
-                    .map_err(|_| ApiError::BadInput("expectedVersion must be positive".into()))?,
+                    .map_err(|_| ApiError::bad_input("expectedVersion must be positive"))?,
             );
         }
         let command = build(&env, &file)?;
@@ -335,18 +341,19 @@ impl MutationRoot {
                 Role::Supervisor,
                 Role::Integrator,
             ],
-        )?;
+        )
+        .map_err(ApiError)?;
         let claimant = match (&input.claimant_id, p.is_staff() || p.has(Role::Integrator)) {
             (Some(id), true) => ClaimantId::from_uuid(parse_id(id)?),
-            (None, true) => return Err(ApiError::BadInput("claimantId is required".into()).into()),
+            (None, true) => return Err(ApiError::bad_input("claimantId is required").into()),
             (_, false) => {
-                let own = p.claimant.ok_or(ApiError::Forbidden)?;
+                let own = p.claimant.ok_or(ApiError(app::Error::Forbidden))?;
                 if input
                     .claimant_id
                     .as_ref()
                     .is_some_and(|id| id.as_str() != own.to_string())
                 {
-                    return Err(ApiError::NotFound.into());
+                    return Err(ApiError(app::Error::NotFound).into());
                 }
                 own
             }
@@ -362,9 +369,10 @@ impl MutationRoot {
                     "CLAIMANT",
                     &claimant.to_string(),
                 )
-                .await?;
+                .await
+                .map_err(ApiError)?;
         }
-        let channel = channel_of(p, input.channel.as_deref())?;
+        let channel = channel_of(p, input.channel.as_deref()).map_err(ApiError)?;
         domain::ClientKey::parse(&idempotency_key).map_err(ApiError::from)?;
         // Filed through intake, so the channel rules (who may use which
         // channel, representatives, restricted records) are the same as for
@@ -400,13 +408,13 @@ impl MutationRoot {
         let filed = api
             .intake
             .file_as(
-                &crate::context::Api::caller(p),
+                &app::App::caller(p),
                 &submission,
                 Some(claimant),
                 Some(fingerprint(ctx, &input)?),
             )
             .await
-            .map_err(intake_error)?;
+            .map_err(|e| ApiError(e.into()))?;
         let result = match filed {
             intake::Filed::Case {
                 case_id,
@@ -420,7 +428,7 @@ impl MutationRoot {
                 event_ids: Vec::new(),
                 replayed,
             },
-            intake::Filed::Unidentified { .. } => return Err(ApiError::NotFound.into()),
+            intake::Filed::Unidentified { .. } => return Err(ApiError(app::Error::NotFound).into()),
         };
         Ok(run.payload(result).await?)
     }
@@ -433,8 +441,9 @@ impl MutationRoot {
         idempotency_key: String,
     ) -> async_graphql::Result<ClaimantPayload> {
         let p = principal(ctx)?;
-        require(p, &[Role::Agent, Role::Caseworker, Role::Supervisor])?;
-        let mut env = envelope(p, channel_of(p, None)?, &idempotency_key)?;
+        require(p, &[Role::Agent, Role::Caseworker, Role::Supervisor]).map_err(ApiError)?;
+        let mut env = envelope(p, channel_of(p, None).map_err(ApiError)?, &idempotency_key)
+            .map_err(ApiError)?;
         env.fingerprint = Some(fingerprint(ctx, &input)?);
         let pii = pii_of(&input)?;
         let r = api(ctx)?
@@ -459,7 +468,7 @@ impl MutationRoot {
         method: String,
     ) -> async_graphql::Result<VerificationPayload> {
         let p = principal(ctx)?;
-        require(p, STAFF)?;
+        require(p, STAFF).map_err(ApiError)?;
         let id = parse_id(&claimant_id)?;
         let api = api(ctx)?;
         let method = text("method", &method)?;
@@ -469,7 +478,7 @@ impl MutationRoot {
             .await
             .map_err(ApiError::from)?
             .is_none()
-            || !api.may_see_claimant(p, id).await?
+            || !api.may_see_claimant(p, id).await.map_err(ApiError)?
         {
             api.audit(
                 p,
@@ -479,8 +488,9 @@ impl MutationRoot {
                 method.as_str(),
                 "DENIED",
             )
-            .await?;
-            return Err(api.refusal(p, id).await?.into());
+            .await
+            .map_err(ApiError)?;
+            return Err(ApiError(api.refusal(p, id).await.map_err(ApiError)?).into());
         }
         let now = Utc::now();
         let until = now + chrono::Duration::minutes(30);
@@ -503,7 +513,8 @@ impl MutationRoot {
             method.as_str(),
             "ALLOWED",
         )
-        .await?;
+        .await
+        .map_err(ApiError)?;
         Ok(VerificationPayload {
             claimant_id,
             verified_until: until,
@@ -519,13 +530,13 @@ impl MutationRoot {
         idempotency_key: String,
     ) -> async_graphql::Result<ClaimPayload> {
         let run = Run::new(ctx)?;
-        let channel = channel_of(run.p, None)?;
+        let channel = channel_of(run.p, None).map_err(ApiError)?;
         // The agency's accepted types, as on every channel (`documentTypes`).
         api(ctx)?
             .intake
             .registry()
             .require_document_type(&run.p.tenant, &input.document_type)
-            .map_err(intake_error)?;
+            .map_err(|e| ApiError(e.into()))?;
         Ok(run
             .on_case(
                 &case_id,
@@ -538,7 +549,7 @@ impl MutationRoot {
                         id: DocumentId::from_uuid(derived_id(env, "document")),
                         document_type: DocumentType::parse(&input.document_type)?,
                         pages: u32::try_from(input.pages)
-                            .map_err(|_| ApiError::BadInput("pages must not be negative".into()))?,
+                            .map_err(|_| ApiError::bad_input("pages must not be negative"))?,
                         checksum: Checksum::parse(&input.checksum)?,
                         storage_ref: StorageRef::parse(&input.storage_ref)?,
                         received_at: input.received_at.unwrap_or_else(Utc::now),
@@ -778,7 +789,7 @@ impl MutationRoot {
         let p = run.p;
         let assignee = match assignee {
             Some(a) if a != p.subject.as_str() => {
-                require(p, &[Role::Supervisor])?;
+                require(p, &[Role::Supervisor]).map_err(ApiError)?;
                 ActorId::parse(&a).map_err(ApiError::from)?
             }
             _ => p.subject.clone(),
@@ -840,7 +851,7 @@ impl MutationRoot {
         idempotency_key: String,
     ) -> async_graphql::Result<ClaimPayload> {
         let run = Run::new(ctx)?;
-        let channel = channel_of(run.p, input.channel.as_deref())?;
+        let channel = channel_of(run.p, input.channel.as_deref()).map_err(ApiError)?;
         Ok(run
             .on_case(&case_id, &idempotency_key, STAFF, None, &input, |env, _| {
                 Ok(CaseCommand::RecordContact(NewContact {
@@ -1018,7 +1029,10 @@ impl MutationRoot {
     ) -> async_graphql::Result<ClaimPayload> {
         let run = Run::new(ctx)?;
         let survivor = parse_id(&survivor_id)?;
-        let kept = api(ctx)?.actionable_case(run.p, survivor).await?;
+        let kept = api(ctx)?
+            .actionable_case(run.p, survivor)
+            .await
+            .map_err(ApiError)?;
         Ok(run
             .on_case(
                 &case_id,
@@ -1031,11 +1045,11 @@ impl MutationRoot {
                     // claimant and benefit, nowhere else.
                     let open = kept.closed.is_none() && kept.phase != domain::Phase::Complete;
                     if kept.claimant != merged.claimant || kept.benefit != merged.benefit || !open {
-                        return Err(ApiError::Refused {
+                        return Err(ApiError(app::Error::Refused {
                             code: domain::ErrorCode::InvalidSurvivor,
                             message: "merge into an open case of the same claimant and benefit"
                                 .into(),
-                        });
+                        }));
                     }
                     Ok(CaseCommand::MergeInto {
                         survivor: CaseId::from_uuid(survivor),
@@ -1082,10 +1096,10 @@ impl MutationRoot {
         let p = run.p;
         let api = api(ctx)?;
         let id = parse_id(&case_id)?;
-        api.actionable_case(p, id).await?;
-        require(p, OWNER_OR_STAFF)?;
-        let channel = channel_of(p, None)?;
-        let mut env = envelope(p, channel.clone(), &idempotency_key)?;
+        api.actionable_case(p, id).await.map_err(ApiError)?;
+        require(p, OWNER_OR_STAFF).map_err(ApiError)?;
+        let channel = channel_of(p, None).map_err(ApiError)?;
+        let mut env = envelope(p, channel.clone(), &idempotency_key).map_err(ApiError)?;
         env.fingerprint = Some(fingerprint(ctx, &(&case_id, &contention_id))?);
         let entry = dc::NewChannelEntry {
             id: EntryId::from_uuid(derived_id(&env, "entry")),
@@ -1117,28 +1131,28 @@ impl MutationRoot {
         case_id: Option<ID>,
     ) -> async_graphql::Result<crate::types::DocumentFiling> {
         let p = principal(ctx)?;
-        require(p, STAFF)?;
+        require(p, STAFF).map_err(ApiError)?;
         let api = api(ctx)?;
         let claimant = parse_id(&claimant_id)?;
-        if !api.may_see_claimant(p, claimant).await? {
-            return Err(api.refusal(p, claimant).await?.into());
+        if !api.may_see_claimant(p, claimant).await.map_err(ApiError)? {
+            return Err(ApiError(api.refusal(p, claimant).await.map_err(ApiError)?).into());
         }
         let r = api
             .intake
             .resolve(
-                &crate::context::Api::caller(p),
+                &app::App::caller(p),
                 &document_id,
                 ClaimantId::from_uuid(claimant),
                 case_id.as_ref().map(parse_id).transpose()?,
             )
             .await
             .map_err(|e| match e.code {
-                domain::ErrorCode::NotFound => ApiError::NotFound,
-                code => ApiError::RefusedNaming {
+                domain::ErrorCode::NotFound => ApiError(app::Error::NotFound),
+                code => ApiError(app::Error::RefusedNaming {
                     code,
                     message: e.message,
                     details: e.details,
-                },
+                }),
             })?;
         api.projector.wake();
         Ok(crate::types::DocumentFiling {
@@ -1290,28 +1304,6 @@ impl MutationRoot {
     }
 }
 
-/// Intake refusals as API errors: anything about a claimant or case the
-/// caller cannot see is NOT_FOUND.
-fn intake_error(e: intake::IntakeError) -> ApiError {
-    match e.code {
-        domain::ErrorCode::NotFound
-        | domain::ErrorCode::ClaimNotFound
-        | domain::ErrorCode::ClaimantNotFound
-        | domain::ErrorCode::UnknownClaimant
-        | domain::ErrorCode::ClaimantMismatch => ApiError::NotFound,
-        domain::ErrorCode::StoreUnavailable => ApiError::Unavailable,
-        domain::ErrorCode::Internal => ApiError::Internal,
-        domain::ErrorCode::ChannelNotAllowed | domain::ErrorCode::KindNotAllowed => {
-            ApiError::Forbidden
-        }
-        code => ApiError::RefusedNaming {
-            code,
-            message: e.message,
-            details: e.details,
-        },
-    }
-}
-
 fn pii_of(input: &RegisterClaimantInput) -> ApiResult<ClaimantPii> {
     Ok(ClaimantPii {
         file_number: FileNumber::parse(&input.file_number)?,
@@ -1353,7 +1345,7 @@ async fn claimant_command(
     if claimant.record().is_none() || !p.is_staff() || !api.may_see_claimant(p, id).await? {
         api.audit(p, "COMMAND", "CLAIMANT", &id.to_string(), name, "DENIED")
             .await?;
-        return Err(api.refusal(p, id).await?);
+        return Err(ApiError(api.refusal(p, id).await?));
     }
     require(p, roles)?;
     let mut env = envelope(p, channel_of(p, None)?, key)?;

@@ -1,10 +1,11 @@
 //! Queries over the read models.
 
-use crate::auth::Role;
-use crate::context::{api, principal, require, STAFF};
+use crate::context::{api, principal};
 use crate::error::{ApiError, ApiResult};
 use crate::types::*;
 use crate::Principal;
+use app::auth::Role;
+use app::{require, STAFF};
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, Enum, Object, ID};
 use chrono::{DateTime, Utc};
@@ -14,13 +15,13 @@ use projections::{DocumentCursor, DocumentQueue, QueueFilter, QueueItem};
 use uuid::Uuid;
 
 pub(crate) fn parse_id(id: &ID) -> ApiResult<Uuid> {
-    Uuid::parse_str(id.as_str()).map_err(|_| ApiError::BadInput("not a valid id".into()))
+    Uuid::parse_str(id.as_str()).map_err(|_| ApiError::bad_input("not a valid id"))
 }
 
 fn page_size(first: Option<i32>) -> ApiResult<i64> {
     match first.unwrap_or(20) {
         n @ 1..=100 => Ok(i64::from(n)),
-        _ => Err(ApiError::BadInput("first must be between 1 and 100".into())),
+        _ => Err(ApiError::bad_input("first must be between 1 and 100")),
     }
 }
 
@@ -64,9 +65,13 @@ impl QueryRoot {
                 Role::Approver,
                 Role::Supervisor,
             ],
-        )?;
+        )
+        .map_err(ApiError)?;
         let id = parse_id(&id)?;
-        let view = api(ctx)?.visible_case(p, id, "READ_CLAIM").await?;
+        let view = api(ctx)?
+            .visible_case(p, id, "READ_CLAIM")
+            .await
+            .map_err(ApiError)?;
         Ok(Claim {
             view,
             staff: p.is_staff(),
@@ -81,13 +86,13 @@ impl QueryRoot {
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, Claim, EmptyFields, EmptyFields>> {
         let p = principal(ctx)?;
-        require(p, &[Role::Citizen])?;
-        let claimant = p.claimant.ok_or(ApiError::Forbidden)?;
+        require(p, &[Role::Citizen]).map_err(ApiError)?;
+        let claimant = p.claimant.ok_or(ApiError(app::Error::Forbidden))?;
         let n = page_size(first)?;
         let before = after
             .map(|c| Uuid::parse_str(&c))
             .transpose()
-            .map_err(|_| ApiError::BadInput("bad cursor".into()))?;
+            .map_err(|_| ApiError::bad_input("bad cursor"))?;
         let mut views = api(ctx)?
             .read
             .cases_of_claimant(&p.tenant, claimant.as_uuid(), n + 1, before)
@@ -115,7 +120,7 @@ impl QueryRoot {
         purpose: String,
     ) -> async_graphql::Result<CaseContext> {
         let p = principal(ctx)?;
-        require(p, STAFF)?;
+        require(p, STAFF).map_err(ApiError)?;
         let id = parse_id(&claimant_id)?;
         let claimant = api(ctx)?
             .read
@@ -133,10 +138,11 @@ impl QueryRoot {
         purpose: String,
     ) -> async_graphql::Result<CaseContext> {
         let p = principal(ctx)?;
-        require(p, STAFF)?;
+        require(p, STAFF).map_err(ApiError)?;
         api(ctx)?
             .admit_lookup(p, "CASE_CONTEXT_BY_FILE_NUMBER", &purpose)
-            .await?;
+            .await
+            .map_err(ApiError)?;
         let file_number = FileNumber::parse(&file_number).map_err(ApiError::from)?;
         let claimant = api(ctx)?
             .read
@@ -159,10 +165,11 @@ impl QueryRoot {
         purpose: String,
     ) -> async_graphql::Result<CaseContext> {
         let p = principal(ctx)?;
-        require(p, STAFF)?;
+        require(p, STAFF).map_err(ApiError)?;
         api(ctx)?
             .admit_lookup(p, "CASE_CONTEXT_BY_IDENTITY", &purpose)
-            .await?;
+            .await
+            .map_err(ApiError)?;
         let candidates: Vec<ClaimantView> = api(ctx)?
             .read
             .claimants_matching(&p.tenant, &family_name, birth_date)
@@ -185,7 +192,11 @@ impl QueryRoot {
         let mut visible = Vec::new();
         let mut restricted = None;
         for c in candidates {
-            if api(ctx)?.may_see_claimant(p, c.claimant_id).await? {
+            if api(ctx)?
+                .may_see_claimant(p, c.claimant_id)
+                .await
+                .map_err(ApiError)?
+            {
                 visible.push(c);
             } else {
                 restricted = Some(c);
@@ -200,10 +211,10 @@ impl QueryRoot {
         }
         let candidates = visible;
         if candidates.len() > 1 {
-            return Err(ApiError::Refused {
+            return Err(ApiError(app::Error::Refused {
                 code: domain::ErrorCode::AmbiguousMatch,
                 message: "several people match: ask for the file number".into(),
-            }
+            })
             .into());
         }
         Ok(context_for(ctx, candidates.into_iter().next(), "by-identity", &purpose).await?)
@@ -218,16 +229,16 @@ impl QueryRoot {
     ) -> async_graphql::Result<Connection<String, UnidentifiedMailItem, EmptyFields, EmptyFields>>
     {
         let p = principal(ctx)?;
-        require(p, STAFF)?;
+        require(p, STAFF).map_err(ApiError)?;
         let n = page_size(first)?;
         let cursor = after
             .as_deref()
             .map(|c| {
                 let (at, id) = c
                     .split_once('|')
-                    .ok_or_else(|| ApiError::BadInput("bad cursor".into()))?;
+                    .ok_or_else(|| ApiError::bad_input("bad cursor"))?;
                 let at = chrono::DateTime::parse_from_rfc3339(at)
-                    .map_err(|_| ApiError::BadInput("bad cursor".into()))?
+                    .map_err(|_| ApiError::bad_input("bad cursor"))?
                     .with_timezone(&chrono::Utc);
                 Ok::<_, ApiError>((at, id.to_owned()))
             })
@@ -240,10 +251,11 @@ impl QueryRoot {
                 cursor.as_ref().map(|(at, id)| (*at, id.as_str())),
             )
             .await
-            .map_err(|e| ApiError::Refused {
+            .map_err(|e| app::Error::Refused {
                 code: e.code,
                 message: e.message,
-            })?;
+            })
+            .map_err(ApiError)?;
         let has_next = docs.len() as i64 > n;
         docs.truncate(n as usize);
         // Unmatched letters hold personal data (OCR'd names, addresses).
@@ -254,7 +266,8 @@ impl QueryRoot {
                 "MAIL",
                 docs.iter().map(|d| d.document_id.clone()),
             )
-            .await?;
+            .await
+            .map_err(ApiError)?;
         let mut connection = Connection::new(after.is_some(), has_next);
         connection.edges.extend(docs.iter().map(|d| {
             Edge::new(
@@ -283,31 +296,30 @@ impl QueryRoot {
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, WorkItem, EmptyFields, EmptyFields>> {
         let p = principal(ctx)?;
-        require(p, &[Role::Caseworker, Role::Approver, Role::Supervisor])?;
+        require(p, &[Role::Caseworker, Role::Approver, Role::Supervisor]).map_err(ApiError)?;
         let me = p.subject.to_string();
-        let filter =
-            match queue {
-                QueueKind::UnlinkedDocuments => {
-                    let queue = DocumentQueue::Unlinked;
-                    return document_queue(ctx, p, &queue, first, after.as_deref()).await;
+        let filter = match queue {
+            QueueKind::UnlinkedDocuments => {
+                let queue = DocumentQueue::Unlinked;
+                return document_queue(ctx, p, &queue, first, after.as_deref()).await;
+            }
+            QueueKind::LateEvidence => {
+                let queue = DocumentQueue::Late { assignee: me };
+                return document_queue(ctx, p, &queue, first, after.as_deref()).await;
+            }
+            QueueKind::Unassigned => QueueFilter::Unassigned,
+            QueueKind::Mine => QueueFilter::AssignedTo(me),
+            QueueKind::Team => QueueFilter::Team(
+                team.ok_or_else(|| ApiError::bad_input("team is required for the TEAM queue"))?,
+            ),
+            QueueKind::AwaitingApproval => {
+                require(p, &[Role::Approver, Role::Supervisor]).map_err(ApiError)?;
+                QueueFilter::AwaitingApproval {
+                    not_proposed_by: me,
                 }
-                QueueKind::LateEvidence => {
-                    let queue = DocumentQueue::Late { assignee: me };
-                    return document_queue(ctx, p, &queue, first, after.as_deref()).await;
-                }
-                QueueKind::Unassigned => QueueFilter::Unassigned,
-                QueueKind::Mine => QueueFilter::AssignedTo(me),
-                QueueKind::Team => QueueFilter::Team(team.ok_or_else(|| {
-                    ApiError::BadInput("team is required for the TEAM queue".into())
-                })?),
-                QueueKind::AwaitingApproval => {
-                    require(p, &[Role::Approver, Role::Supervisor])?;
-                    QueueFilter::AwaitingApproval {
-                        not_proposed_by: me,
-                    }
-                }
-                QueueKind::Overdue => QueueFilter::Overdue,
-            };
+            }
+            QueueKind::Overdue => QueueFilter::Overdue,
+        };
         let n = page_size(first)?;
         let cursor = after.as_deref().map(decode_queue_cursor).transpose()?;
         let mut items = api(ctx)?
@@ -351,16 +363,20 @@ impl QueryRoot {
                 Role::Approver,
                 Role::Supervisor,
             ],
-        )?;
+        )
+        .map_err(ApiError)?;
         let id = parse_id(&case_id)?;
-        let view = api(ctx)?.visible_case(p, id, "READ_TIMELINE").await?;
+        let view = api(ctx)?
+            .visible_case(p, id, "READ_TIMELINE")
+            .await
+            .map_err(ApiError)?;
         let items = Claim::timeline(&view, p.is_staff());
         let start = match after {
             Some(c) => c
                 .parse::<usize>()
                 .ok()
                 .and_then(|i| i.checked_add(1))
-                .ok_or_else(|| ApiError::BadInput("bad cursor".into()))?,
+                .ok_or_else(|| ApiError::bad_input("bad cursor"))?,
             None => 0,
         };
         let n = page_size(first)? as usize;
@@ -387,13 +403,13 @@ impl QueryRoot {
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, DataAccess, EmptyFields, EmptyFields>> {
         let p = principal(ctx)?;
-        require(p, &[Role::Citizen])?;
-        let me = p.claimant.ok_or(ApiError::Forbidden)?.as_uuid();
+        require(p, &[Role::Citizen]).map_err(ApiError)?;
+        let me = p.claimant.ok_or(ApiError(app::Error::Forbidden))?.as_uuid();
         let n = page_size(first)?;
         let before = after
             .map(|c| Uuid::parse_str(&c))
             .transpose()
-            .map_err(|_| ApiError::BadInput("bad cursor".into()))?;
+            .map_err(|_| ApiError::bad_input("bad cursor"))?;
         let api = api(ctx)?;
         let cases: Vec<Uuid> = api
             .read
@@ -453,12 +469,12 @@ impl QueryRoot {
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, AuditEntry, EmptyFields, EmptyFields>> {
         let p = principal(ctx)?;
-        require(p, &[Role::Supervisor])?;
+        require(p, &[Role::Supervisor]).map_err(ApiError)?;
         let n = page_size(first)?;
         let before = after
             .map(|c| Uuid::parse_str(&c))
             .transpose()
-            .map_err(|_| ApiError::BadInput("bad cursor".into()))?;
+            .map_err(|_| ApiError::bad_input("bad cursor"))?;
         let mut rows = api(ctx)?
             .read
             .audit(&p.tenant, n + 1, before)
@@ -469,7 +485,8 @@ impl QueryRoot {
         // Who read the log of who read what is on the log too.
         api(ctx)?
             .audit_reads(p, "READ_AUDIT_LOG", "AUDIT_LOG", [String::new()])
-            .await?;
+            .await
+            .map_err(ApiError)?;
         let mut connection = Connection::new(before.is_some(), has_next);
         connection.edges.extend(rows.into_iter().map(|r| {
             Edge::new(
@@ -544,7 +561,8 @@ async fn visible_items<T>(
     for item in items {
         if api(ctx)?
             .may_see_claimant(p, row(&item).claimant_id)
-            .await?
+            .await
+            .map_err(ApiError)?
         {
             visible.push(item);
         }
@@ -556,12 +574,13 @@ async fn visible_items<T>(
             "CASE",
             visible.iter().map(|i| row(i).case_id.to_string()),
         )
-        .await?;
+        .await
+        .map_err(ApiError)?;
     Ok(visible)
 }
 
 fn decode_document_cursor(c: &str) -> ApiResult<DocumentCursor> {
-    let bad = || ApiError::BadInput("bad cursor".into());
+    let bad = || ApiError::bad_input("bad cursor");
     let mut parts = c.split('|');
     let mut next = || parts.next().ok_or_else(bad);
     let time = |t: &str| {
@@ -582,7 +601,7 @@ fn decode_document_cursor(c: &str) -> ApiResult<DocumentCursor> {
 }
 
 fn decode_queue_cursor(c: &str) -> ApiResult<(DateTime<Utc>, Uuid)> {
-    let bad = || ApiError::BadInput("bad cursor".into());
+    let bad = || ApiError::bad_input("bad cursor");
     let (at, id) = c.split_once('|').ok_or_else(bad)?;
     let at = DateTime::parse_from_rfc3339(at)
         .map_err(|_| bad())?
@@ -618,9 +637,7 @@ async fn context_for(
     let p = principal(ctx)?;
     let purpose = purpose.trim();
     if purpose.is_empty() || purpose.len() > 200 {
-        return Err(ApiError::BadInput(
-            "purpose must be 1 to 200 characters".into(),
-        ));
+        return Err(ApiError::bad_input("purpose must be 1 to 200 characters"));
     }
     let Some(claimant) = claimant else {
         api.audit(
@@ -632,7 +649,7 @@ async fn context_for(
             "NOT_FOUND",
         )
         .await?;
-        return Err(ApiError::NotFound);
+        return Err(ApiError(app::Error::NotFound));
     };
     let subject = claimant.claimant_id.to_string();
     if !api.may_see_claimant(p, claimant.claimant_id).await? {
@@ -645,7 +662,7 @@ async fn context_for(
             "DENIED",
         )
         .await?;
-        return Err(api.refusal(p, claimant.claimant_id).await?);
+        return Err(ApiError(api.refusal(p, claimant.claimant_id).await?));
     }
     api.audit(
         p,

@@ -1,6 +1,7 @@
 //! `claimStatusChanged`: pushes the claim whenever its read model moves.
 
 use crate::context::principal;
+use crate::error::ApiError;
 use crate::query::parse_id;
 use crate::types::Claim;
 use crate::watch::CaseWatch;
@@ -23,10 +24,13 @@ impl SubscriptionRoot {
         case_id: ID,
     ) -> async_graphql::Result<impl Stream<Item = Claim>> {
         let p = principal(ctx)?.clone();
-        let api = ctx.data::<Arc<crate::context::Api>>()?.clone();
+        let api = ctx.data::<Arc<app::App>>()?.clone();
         let hub = ctx.data::<Arc<CaseWatch>>()?.clone();
         let id = parse_id(&case_id)?;
-        let first = api.visible_case(&p, id, "SUBSCRIBE_CLAIM").await?;
+        let first = api
+            .visible_case(&p, id, "SUBSCRIBE_CLAIM")
+            .await
+            .map_err(ApiError)?;
         let seen = first.version;
         let subscription = hub.watch(p.tenant.as_str(), first);
         let staff = p.is_staff();

@@ -19,8 +19,9 @@
 //!   latest state, so waiting costs nothing), and a client that does not
 //!   read for [`WRITE_TIMEOUT`] is disconnected, never buffered for.
 
-use crate::auth::Principal;
-use crate::{Api, Guarded};
+use crate::Guarded;
+use app::auth::Principal;
+use app::App;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
@@ -165,9 +166,9 @@ enum Out {
 
 pub(crate) struct Socket {
     pub gql: Guarded,
-    pub api: Arc<Api>,
+    pub api: Arc<App>,
     /// The verdict on the upgrade request's Authorization header, if any.
-    pub header: Option<Result<Principal, crate::auth::AuthError>>,
+    pub header: Option<Result<Principal, app::auth::AuthError>>,
     /// The client's address, where the server knows it (anonymous
     /// operations count against its rate).
     pub peer: Option<std::net::IpAddr>,
@@ -280,7 +281,7 @@ impl Socket {
                                 (None, None) => Ok(()),
                             };
                             if let Err(wait) = counted {
-                                let secs = crate::rate::retry_after_secs(wait);
+                                let secs = app::rate::retry_after_secs(wait);
                                 Message::Text(operation_error(&id, "RATE_LIMITED", &format!("too many requests; try again in {secs} s")).into())
                             } else if operations.len() >= MAX_OPERATIONS_PER_SOCKET {
                                 Message::Text(operation_error(&id, "TOO_MANY_SUBSCRIPTIONS", &format!("at most {MAX_OPERATIONS_PER_SOCKET} operations at once on one socket")).into())

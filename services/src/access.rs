@@ -5,18 +5,18 @@
 //! client address's. Over the rate: 429 `RATE_LIMITED` with `Retry-After`,
 //! before any body is read.
 
+use app::auth::Authenticated;
+use app::App;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use domain::ErrorCode;
-use graphql::auth::Authenticated;
-use graphql::Api;
 use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-pub async fn admit(State(api): State<Arc<Api>>, mut req: Request, next: Next) -> Response {
+pub async fn admit(State(api): State<Arc<App>>, mut req: Request, next: Next) -> Response {
     let verdict = Authenticated::of(req.extensions(), req.headers(), &api.auth);
     let counted = match &verdict {
         Some(Ok(p)) => api.rates.check_principal(p),
@@ -33,7 +33,7 @@ pub async fn admit(State(api): State<Arc<Api>>, mut req: Request, next: Next) ->
             "address"
         };
         metrics::counter!("omnicase_rate_limited_total", "by" => who).increment(1);
-        let secs = graphql::rate::retry_after_secs(wait);
+        let secs = app::rate::retry_after_secs(wait);
         return too_many(req.uri().path().starts_with("/graphql"), secs);
     }
     req.extensions_mut().insert(Authenticated(verdict));

@@ -2,12 +2,12 @@
 
 use crate::config::{ConfigError, Settings};
 use crate::seed::{file_submission, submissions_in, SeedError};
-use crate::server::{metrics_handle, App, AppError};
+use crate::server::{metrics_handle, AppError, Instance};
+use app::auth::{mint_hs256, DevToken, Role};
 use chrono::Utc;
 use clap::{Parser, Subcommand};
 use domain::{ActorId, CaseId, ClaimantId, FileNumber, TenantId};
 use engine::{EngineError, Envelope};
-use graphql::auth::{mint_hs256, DevToken, Role};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -135,7 +135,7 @@ pub enum CliError {
     #[error(transparent)]
     Read(#[from] projections::ReadError),
     #[error(transparent)]
-    Auth(#[from] graphql::auth::AuthError),
+    Auth(#[from] app::auth::AuthError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error("{0}")]
@@ -194,7 +194,7 @@ impl Cli {
             } => return topics(&settings, partitions, replication).await,
             _ => {}
         }
-        let app = App::open(settings).await?;
+        let app = Instance::open(settings).await?;
         match self.command {
             Command::Serve { .. } | Command::Schema { .. } | Command::Topics { .. } => {}
             Command::Migrate => eprintln!("schema is up to date"),
@@ -272,7 +272,11 @@ impl Cli {
     }
 }
 
-async fn resolve_claimant(app: &App, tenant: &TenantId, raw: &str) -> Result<ClaimantId, CliError> {
+async fn resolve_claimant(
+    app: &Instance,
+    tenant: &TenantId,
+    raw: &str,
+) -> Result<ClaimantId, CliError> {
     if let Ok(id) = uuid::Uuid::parse_str(raw) {
         return Ok(ClaimantId::from_uuid(id));
     }
@@ -285,7 +289,7 @@ async fn resolve_claimant(app: &App, tenant: &TenantId, raw: &str) -> Result<Cla
 
 /// Mints a development token from the configured HS256 secret (what
 /// `omnicase token` prints).
-pub fn dev_token(app: &App, token: &DevToken) -> Result<String, CliError> {
+pub fn dev_token(app: &Instance, token: &DevToken) -> Result<String, CliError> {
     let secret = app
         .settings
         .auth
@@ -303,7 +307,7 @@ pub fn dev_token(app: &App, token: &DevToken) -> Result<String, CliError> {
 
 /// Files the demo submissions of a folder, then the mail-scan batches in
 /// its sibling `mail/` folder (both idempotent).
-async fn seed(app: &App, env: &Envelope, dir: &Path, print: bool) -> Result<(), CliError> {
+async fn seed(app: &Instance, env: &Envelope, dir: &Path, print: bool) -> Result<(), CliError> {
     for file in submissions_in(dir)? {
         let r = file_submission(&app.engine, env, &file).await?;
         if print {
@@ -378,7 +382,7 @@ async fn serve(
     metrics_handle();
     let addr = listen.unwrap_or_else(|| settings.listen.clone());
     settings.check_serving()?;
-    let app = std::sync::Arc::new(App::open(settings).await?);
+    let app = std::sync::Arc::new(Instance::open(settings).await?);
     if app.settings.uses_dev_secret() {
         tracing::warn!("using the built-in development token secret: set auth.hs256_secret (or an RSA/JWKS key) in production");
     }
@@ -451,7 +455,12 @@ async fn topics(
     })
 }
 
-async fn banner(app: &App, env: &Envelope, addr: std::net::SocketAddr, took: std::time::Duration) {
+async fn banner(
+    app: &Instance,
+    env: &Envelope,
+    addr: std::net::SocketAddr,
+    took: std::time::Duration,
+) {
     eprintln!(
         "omnicase is serving on http://{addr}/graphql  (started in {} ms)",
         took.as_millis()
@@ -505,7 +514,7 @@ async fn banner(app: &App, env: &Envelope, addr: std::net::SocketAddr, took: std
 }
 
 async fn ingest(
-    app: &App,
+    app: &Instance,
     env: &Envelope,
     manifest: &Path,
     as_json: bool,
@@ -557,7 +566,7 @@ async fn ingest(
     })
 }
 
-async fn rebuild(app: &App) -> Result<(), CliError> {
+async fn rebuild(app: &Instance) -> Result<(), CliError> {
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
@@ -577,7 +586,7 @@ async fn rebuild(app: &App) -> Result<(), CliError> {
     Ok(())
 }
 
-async fn timers(app: &App) -> Result<(), CliError> {
+async fn timers(app: &Instance) -> Result<(), CliError> {
     // Look at the log as it is now, and leave the aging queue up to date.
     let settle = std::time::Duration::from_secs(30);
     app.projector.settle(settle).await?;
@@ -612,7 +621,7 @@ async fn verify(log: &dyn EventLog) -> Result<ExitCode, CliError> {
     })
 }
 
-async fn show(app: &App, env: &Envelope, id: CaseId) -> Result<serde_json::Value, CliError> {
+async fn show(app: &Instance, env: &Envelope, id: CaseId) -> Result<serde_json::Value, CliError> {
     let (case, version) = app.engine.load_case(&env.tenant, id).await?;
     let file = case.file().ok_or(CliError::NotFound(id))?;
     Ok(json!({
@@ -645,7 +654,7 @@ async fn show(app: &App, env: &Envelope, id: CaseId) -> Result<serde_json::Value
 /// `seed --claimants N`: generates a synthetic data set for the tenant's
 /// benefit types and loads it, with a progress bar.
 async fn generate(
-    app: &App,
+    app: &Instance,
     env: &Envelope,
     seed: u64,
     claimants: usize,

@@ -2,11 +2,11 @@
 //! environment variables (nested keys with `__`, e.g.
 //! `OMNICASE_AUTH__HS256_SECRET`) and `DATABASE_URL`.
 
+use app::auth::{AuthConfig, KeySource};
 use domain::{BenefitType, Phase, TenantId};
 use engine::{BenefitConfig, TenantConfig, Tenants};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
-use graphql::auth::{AuthConfig, KeySource};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -70,12 +70,12 @@ impl Default for RateLimitSettings {
 }
 
 impl RateLimitSettings {
-    pub fn config(&self) -> Result<graphql::rate::RateConfig, ConfigError> {
+    pub fn config(&self) -> Result<app::rate::RateConfig, ConfigError> {
         let roles = |raw: &BTreeMap<String, u32>| {
             raw.iter()
                 .map(|(code, n)| {
                     // Environment keys arrive lowercased.
-                    graphql::auth::Role::parse(&code.to_ascii_uppercase())
+                    app::auth::Role::parse(&code.to_ascii_uppercase())
                         .map(|r| (r, *n))
                         .ok_or_else(|| ConfigError::RateLimitRole(code.clone()))
                 })
@@ -86,7 +86,7 @@ impl RateLimitSettings {
             let id = TenantId::parse(name).map_err(|_| ConfigError::Tenant(name.clone()))?;
             tenants.insert(id, roles(raw)?);
         }
-        Ok(graphql::rate::RateConfig {
+        Ok(app::rate::RateConfig {
             anonymous_per_minute: self.anonymous_per_minute,
             per_minute: self.per_minute,
             roles: roles(&self.roles)?,
@@ -511,7 +511,7 @@ mod tests {
             ..Default::default()
         };
         let config = limits.config();
-        assert!(config.is_ok_and(|c| c.roles.get(&graphql::auth::Role::Integrator) == Some(&5)));
+        assert!(config.is_ok_and(|c| c.roles.get(&app::auth::Role::Integrator) == Some(&5)));
         limits.roles = [("NOBODY".to_owned(), 5)].into_iter().collect();
         assert!(matches!(limits.config(), Err(ConfigError::RateLimitRole(r)) if r == "NOBODY"));
     }

@@ -15,7 +15,7 @@
 //! Dates are spread over the 120 days before a fixed [`anchor`] (not the
 //! clock), so a plan does not change from one day to the next.
 
-use crate::server::App;
+use crate::server::Instance;
 use chrono::{DateTime, Days, Duration, NaiveDate, SecondsFormat, Utc};
 use domain::{ActorId, Channel, ClaimantId, FileNumber, IdentityNumber, TenantId, Text};
 use engine::{EngineError, Envelope};
@@ -1092,7 +1092,7 @@ fn fatal(e: &intake::IntakeError) -> bool {
 /// them) and ingests the batches. `progress(done, total)` counts
 /// claimants, submissions and mail documents.
 pub async fn load(
-    app: &App,
+    app: &Instance,
     tenant: &TenantId,
     plan: &Plan,
     mut progress: impl FnMut(usize, usize),

@@ -5,7 +5,7 @@
 //!   request head in time, including the next one on an idle keep-alive
 //!   connection, is disconnected.
 //! - **Body timeout** and **request timeout** (tower-http, in
-//!   [`crate::server::App::router`]): a body that stalls, or a request that
+//!   [`crate::server::Instance::router`]): a body that stalls, or a request that
 //!   takes too long, is answered and ended.
 //! - **Connection cap**: at most `max_connections` connections (WebSockets
 //!   included: an upgraded socket keeps its slot); past it a small

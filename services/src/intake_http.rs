@@ -10,6 +10,8 @@
 //! principal and [`BATCHES_IN_FLIGHT`] in all are read at once; more are
 //! answered 429 with `Retry-After`.
 
+use app::auth::Principal;
+use app::App;
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
@@ -19,8 +21,6 @@ use axum::routing::{get, post};
 use axum::Extension;
 use axum::{Json, Router};
 use domain::ErrorCode;
-use graphql::auth::Principal;
-use graphql::Api;
 use intake::{Filed, IntakeError};
 use serde::Serialize;
 use std::sync::Arc;
@@ -89,7 +89,7 @@ pub const MAX_SUBMISSION_BYTES: usize = 1024 * 1024;
 pub const BATCHES_IN_FLIGHT_PER_PRINCIPAL: usize = 1;
 pub const BATCHES_IN_FLIGHT: usize = 4;
 
-pub fn routes(api: Arc<Api>) -> Router {
+pub fn routes(api: Arc<App>) -> Router {
     Router::new()
         .route(
             "/intake/submissions",
@@ -114,26 +114,21 @@ pub fn routes(api: Arc<Api>) -> Router {
 }
 
 /// The principal from the Authorization header, before the body is read.
-async fn authenticate(State(api): State<Arc<Api>>, mut req: Request, next: Next) -> Response {
-    let verdict = graphql::auth::Authenticated::of(req.extensions(), req.headers(), &api.auth)
-        .unwrap_or(Err(graphql::auth::AuthError::MissingToken));
+async fn authenticate(State(api): State<Arc<App>>, mut req: Request, next: Next) -> Response {
+    let verdict = app::Authenticated::of(req.extensions(), req.headers(), &api.auth)
+        .unwrap_or(Err(app::AuthError::MissingToken));
     match verdict {
         Ok(p) => {
             req.extensions_mut().insert(p);
             next.run(req).await
         }
-        Err(e) => refuse(
-            StatusCode::UNAUTHORIZED,
-            &IntakeError::new(
-                e.code(),
-                match e {
-                    graphql::auth::AuthError::UnknownTenant => {
-                        "the token's tenant is not served here"
-                    }
-                    _ => "authentication required",
-                },
-            ),
-        ),
+        Err(e) => {
+            let refusal = app::Error::from(e);
+            refuse(
+                StatusCode::UNAUTHORIZED,
+                &IntakeError::new(refusal.code(), refusal.message()),
+            )
+        }
     }
 }
 
@@ -269,11 +264,11 @@ fn unauthenticated() -> Response {
     ),
     security(("bearer" = [])))]
 async fn submission(
-    State(api): State<Arc<Api>>,
+    State(api): State<Arc<App>>,
     Extension(p): Extension<Principal>,
     body: Bytes,
 ) -> Response {
-    match api.intake.submit(&Api::caller(&p), &body).await {
+    match api.intake.submit(&App::caller(&p), &body).await {
         Ok(Filed::Case {
             case_id,
             version,
@@ -320,14 +315,14 @@ async fn submission(
     ),
     security(("bearer" = [])))]
 async fn batch(
-    State(api): State<Arc<Api>>,
+    State(api): State<Arc<App>>,
     Extension(p): Extension<Principal>,
     _slot: Slot,
     body: Bytes,
 ) -> Response {
     match api
         .intake
-        .ingest_batch(&Api::caller(&p), &body, |_, _| {})
+        .ingest_batch(&App::caller(&p), &body, |_, _| {})
         .await
     {
         Ok(report) => {
@@ -357,7 +352,7 @@ pub struct DocumentTypes {
     ),
     security(("bearer" = [])))]
 async fn document_types(
-    State(api): State<Arc<Api>>,
+    State(api): State<Arc<App>>,
     Extension(p): Extension<Principal>,
 ) -> Response {
     let document_types = api.intake.registry().document_types(&p.tenant);
@@ -379,7 +374,7 @@ async fn document_types(
     ),
     security(("bearer" = [])))]
 async fn batch_results(
-    State(api): State<Arc<Api>>,
+    State(api): State<Arc<App>>,
     Extension(p): Extension<Principal>,
     Path(batch_id): Path<String>,
 ) -> Response {

@@ -1,6 +1,8 @@
 //! The application assembled from settings, and its HTTP router.
 
 use crate::config::{ConfigError, Settings};
+use app::auth::Authenticator;
+use app::App;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
@@ -8,8 +10,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use engine::Engine;
-use graphql::auth::Authenticator;
-use graphql::Api;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use projections::{Projector, ReadDb};
 use std::sync::{Arc, OnceLock};
@@ -25,7 +25,7 @@ pub enum AppError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("authentication setup: {0}")]
-    Auth(#[from] graphql::auth::AuthError),
+    Auth(#[from] app::auth::AuthError),
     #[error("the channel contract schema does not compile: {0}")]
     Contract(String),
     #[error("cannot prepare the database folder: {0}")]
@@ -47,16 +47,22 @@ impl AppError {
     }
 }
 
-/// Everything a running omnicase holds.
-pub struct App {
+/// A configured omnicase: its settings, its database and event log, and
+/// the one application state every transport shares ([`App`], also
+/// reached through this by `Deref`: `instance.engine`).
+pub struct Instance {
     pub settings: Settings,
     pub db: Database,
     pub log: Arc<dyn EventLog>,
-    pub engine: Arc<Engine>,
-    pub read: ReadDb,
-    pub projector: Arc<Projector>,
-    pub intake: Arc<intake::Intake>,
-    pub api: Arc<Api>,
+    pub app: Arc<App>,
+}
+
+impl std::ops::Deref for Instance {
+    type Target = App;
+
+    fn deref(&self) -> &App {
+        &self.app
+    }
 }
 
 /// Makes sure the folder of a SQLite file exists.
@@ -76,9 +82,9 @@ fn prepare_sqlite_dir(url: &str) -> Result<(), std::io::Error> {
     Ok(())
 }
 
-impl App {
+impl Instance {
     /// Connects and migrates; does not start background work.
-    pub async fn open(settings: Settings) -> Result<App, AppError> {
+    pub async fn open(settings: Settings) -> Result<Instance, AppError> {
         metrics_handle();
         prepare_sqlite_dir(&settings.database_url)?;
         let db = Database::connect(&settings.database_url).await?;
@@ -91,26 +97,22 @@ impl App {
             intake::Intake::new(engine.clone(), read.clone(), settings.intake_registry()?)
                 .map_err(AppError::Contract)?,
         );
-        let api = Arc::new(Api {
-            intake: intake.clone(),
+        let app = Arc::new(App {
+            intake,
             engine: engine.clone(),
-            read: read.clone(),
-            projector: projector.clone(),
+            read,
+            projector,
             auth: Arc::new(
                 Authenticator::new(settings.auth()?)?.only_tenants(engine.tenants().ids().cloned()),
             ),
             read_your_writes: Duration::from_secs(2),
-            rates: Arc::new(graphql::rate::Rates::new(settings.rate_limits.config()?)),
+            rates: Arc::new(app::rate::Rates::new(settings.rate_limits.config()?)),
         });
-        Ok(App {
+        Ok(Instance {
             settings,
             db,
             log,
-            engine,
-            read,
-            projector,
-            intake,
-            api,
+            app,
         })
     }
 
@@ -126,10 +128,10 @@ impl App {
             dev: self.settings.dev,
             introspection: self.settings.introspection,
         };
-        graphql::routes(self.api.clone(), exposure)
-            .merge(crate::intake_http::routes(self.api.clone()))
+        graphql::routes(self.app.clone(), exposure)
+            .merge(crate::intake_http::routes(self.app.clone()))
             .layer(middleware::from_fn_with_state(
-                self.api.clone(),
+                self.app.clone(),
                 crate::access::admit,
             ))
             .merge(ops)
@@ -202,7 +204,7 @@ async fn track(req: Request, next: Next) -> Response {
 /// `kafka.projection = "kafka"`), and with Kafka configured the outbox
 /// publisher and the intake consumers.
 pub fn start_background(
-    app: &App,
+    app: &Instance,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<Vec<tokio::task::JoinHandle<()>>, AppError> {
     let until = |mut rx: tokio::sync::watch::Receiver<bool>| async move {

@@ -12,7 +12,7 @@
 //! (`timer:overdue:{request}`) makes the second one a replay, and a lost
 //! version race is re-decided against the newer state (a no-op then).
 
-use crate::server::App;
+use crate::server::Instance;
 use chrono::{DateTime, Utc};
 use domain::{ActorId, CaseCommand, CaseId, DomainError, RequestId};
 use engine::{EngineError, Envelope, Outcome};
@@ -73,7 +73,7 @@ fn is_stale(e: &EngineError) -> bool {
 /// One pass: every request due before `now`'s date, as the read model
 /// shows it, gets a `MarkRequestOverdue`. Fails only when the read model
 /// cannot be read; a command that fails is counted and tried next pass.
-pub async fn run_once(app: &App, now: DateTime<Utc>) -> Result<TimerReport, ReadError> {
+pub async fn run_once(app: &Instance, now: DateTime<Utc>) -> Result<TimerReport, ReadError> {
     let today = now.date_naive();
     let mut report = TimerReport::default();
     let correlation_id = Uuid::now_v7();
@@ -98,7 +98,7 @@ pub async fn run_once(app: &App, now: DateTime<Utc>) -> Result<TimerReport, Read
     Ok(report)
 }
 
-async fn mark(app: &App, r: &DueRequest, correlation_id: Uuid, report: &mut TimerReport) {
+async fn mark(app: &Instance, r: &DueRequest, correlation_id: Uuid, report: &mut TimerReport) {
     let mut env = Envelope::new(r.tenant.clone(), actor()).idempotency_key(idempotency_key(r));
     env.correlation_id = correlation_id;
     let command = CaseCommand::MarkRequestOverdue {
@@ -145,7 +145,11 @@ fn actor() -> ActorId {
 }
 
 /// Runs a pass now and then every `every` until `shutdown` resolves.
-pub async fn run(app: Arc<App>, every: Duration, shutdown: impl std::future::Future<Output = ()>) {
+pub async fn run(
+    app: Arc<Instance>,
+    every: Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
     tokio::pin!(shutdown);
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

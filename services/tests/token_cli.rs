@@ -2,7 +2,7 @@
 //! refuses values the API would refuse.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use graphql::auth::{Authenticator, Role};
+use app::auth::{Authenticator, Role};
 use services::config::Settings;
 use std::process::Command;
 

@@ -1,6 +1,6 @@
 //! The GraphQL API through the router (no socket), on both stores.
 
-use graphql::auth::Role;
+use app::auth::Role;
 use serde_json::{json, Value};
 use tests::*;
 
@@ -1124,7 +1124,7 @@ async fn dev_tokens_are_accepted() {
     let claimant = domain::ClaimantId::from_uuid(s.claimant.parse().unwrap());
     let token = services::cli::dev_token(
         &w.app,
-        &graphql::auth::DevToken {
+        &app::auth::DevToken {
             tenant: tenant("alpha"),
             subject: domain::ActorId::parse("alex").unwrap(),
             roles: vec![Role::Citizen],

@@ -6,8 +6,8 @@
 
 use crate::api::{seed, CLAIM};
 use crate::socket::{connect, next, send, under_review, ws_raw, Socket, SUBSCRIBE};
+use app::auth::Role;
 use futures_util::{SinkExt, StreamExt};
-use graphql::auth::Role;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -329,11 +329,11 @@ async fn an_expired_token_closes_its_socket() {
     let s = seed(&w, "alpha", "123456789").await;
     let addr = w.serve().await;
     let auth = &w.app.settings.auth;
-    let short = graphql::auth::mint_hs256(
+    let short = app::auth::mint_hs256(
         auth.hs256_secret.as_deref().unwrap().as_bytes(),
         &auth.issuer,
         &auth.audience,
-        &graphql::auth::DevToken {
+        &app::auth::DevToken {
             tenant: tenant("alpha"),
             subject: domain::ActorId::parse("agent-7").unwrap(),
             roles: vec![Role::Agent],

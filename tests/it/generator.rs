@@ -151,7 +151,7 @@ async fn generated_data_loads_and_reloads_idempotently(backend: Backend) {
     let p = plan(42, 30, 40);
 
     let settings = services::config::Settings::load(None, Some(&t.url)).unwrap();
-    let app = services::server::App::open(settings).await.unwrap();
+    let app = services::server::Instance::open(settings).await.unwrap();
     app.projector
         .settle(std::time::Duration::from_secs(30))
         .await

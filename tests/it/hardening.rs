@@ -1,7 +1,7 @@
 //! Regression tests for defects found in review.
 
 use crate::api::seed;
-use graphql::auth::Role;
+use app::auth::Role;
 use serde_json::{json, Value};
 use tests::*;
 

@@ -3,7 +3,7 @@
 //! records, call-center look-up, and dedup across all four channels.
 
 use crate::api::seed;
-use graphql::auth::Role;
+use app::auth::Role;
 use serde_json::{json, Value};
 use tests::*;
 

@@ -3,11 +3,11 @@
 //! starts and kills its own), and librdkafka's mock cluster where a fault
 //! must be injected precisely.
 
+use app::auth::Role;
 use bus::intake::Handled;
 use bus::{IntakeConsumer, KafkaConfig, KafkaProjection, Publisher};
 use domain::case::{ContactKind, NewContact};
 use domain::*;
-use graphql::auth::Role;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{Consumer, StreamConsumer};

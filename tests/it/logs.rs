@@ -1,7 +1,7 @@
 //! No personal data reaches the logs.
 
 use crate::api::seed;
-use graphql::auth::Role;
+use app::auth::Role;
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 use tests::*;

@@ -1,8 +1,8 @@
 //! Subscriptions over a real socket (graphql-transport-ws).
 
 use crate::api::seed;
+use app::auth::Role;
 use futures_util::{SinkExt, StreamExt};
-use graphql::auth::Role;
 use serde_json::{json, Value};
 use std::time::Duration;
 use tests::*;

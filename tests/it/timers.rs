@@ -2,13 +2,13 @@
 //! exactly once, whatever re-runs and however many servers run the timer.
 
 use crate::api::seed;
+use app::auth::Role;
 use chrono::{Days, NaiveDate, Utc};
 use domain::case::{AttachDocument, NewEvidenceRequest, RequestKind};
 use domain::status::RequestStatus;
 use domain::*;
-use graphql::auth::Role;
 use serde_json::{json, Value};
-use services::server::App;
+use services::server::Instance;
 use services::timers::{run_once, TimerReport};
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -29,7 +29,7 @@ fn days_ahead(n: u64) -> NaiveDate {
 }
 
 async fn request_evidence(
-    app: &App,
+    app: &Instance,
     tenant_name: &str,
     case: CaseId,
     description: &str,
@@ -56,7 +56,7 @@ async fn request_evidence(
 }
 
 /// The claimant answers `request` with a document.
-async fn answer(app: &App, tenant_name: &str, case: CaseId, request: Uuid) {
+async fn answer(app: &Instance, tenant_name: &str, case: CaseId, request: Uuid) {
     let r = app
         .engine
         .execute(
@@ -124,7 +124,7 @@ fn sum(reports: &[TimerReport]) -> TimerReport {
 
 /// Two timers at once, one in this server and one in another (its own
 /// engine, same database).
-async fn two_schedulers(one: &App, other: &App) -> TimerReport {
+async fn two_schedulers(one: &Instance, other: &Instance) -> TimerReport {
     let (a, b) = tokio::join!(run_once(one, Utc::now()), run_once(other, Utc::now()));
     sum(&[a.unwrap(), b.unwrap()])
 }
@@ -208,7 +208,7 @@ async fn concurrent_schedulers_mark_and_remind_once(backend: Backend) {
         .iter()
         .all(|d| d.tenant.as_str() == "alpha" && d.case_id == case.as_uuid()));
 
-    let second = App::open(w.app.settings.clone()).await.unwrap();
+    let second = Instance::open(w.app.settings.clone()).await.unwrap();
     let first = two_schedulers(&w.app, &second).await;
     assert_eq!(
         (first.marked, first.reminded, first.failed),
@@ -336,7 +336,7 @@ async fn reopened_request_is_overdue_again_without_a_second_reminder(backend: Ba
     w.settle().await;
     assert!(overdue_queue(&w).await.is_empty(), "answered: not overdue");
 
-    let second = App::open(w.app.settings.clone()).await.unwrap();
+    let second = Instance::open(w.app.settings.clone()).await.unwrap();
     let again = two_schedulers(&w.app, &second).await;
     assert_eq!(
         (again.marked, again.reminded, again.failed),
@@ -446,7 +446,7 @@ async fn cli_timers_runs_one_pass(backend: Backend) {
         ExitCode::SUCCESS
     );
     let settings = services::config::Settings::load(None, Some(&t.url)).unwrap();
-    let app = App::open(settings).await.unwrap();
+    let app = Instance::open(settings).await.unwrap();
     let case = t
         .all_events()
         .await

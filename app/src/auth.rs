@@ -123,15 +123,15 @@ pub struct Authenticated(pub Option<Result<Principal, AuthError>>);
 impl Authenticated {
     /// From the extension when the access layer ran, else from the header.
     pub fn of(
-        extensions: &axum::http::Extensions,
-        headers: &axum::http::HeaderMap,
+        extensions: &http::Extensions,
+        headers: &http::HeaderMap,
         auth: &Authenticator,
     ) -> Option<Result<Principal, AuthError>> {
         if let Some(done) = extensions.get::<Authenticated>() {
             return done.0.clone();
         }
         headers
-            .get(axum::http::header::AUTHORIZATION)
+            .get(http::header::AUTHORIZATION)
             .map(|v| match v.to_str() {
                 Ok(h) => auth.authenticate_header(Some(h)),
                 Err(_) => Err(AuthError::MalformedHeader),
