@@ -7,7 +7,7 @@ CARGO ?= cargo
 run:
 	$(CARGO) run -p services --bin omnicase -- serve --dev
 
-## Bring up PostgreSQL if needed, then fmt check, clippy -D warnings and every test.
+## Bring up PostgreSQL if needed, then fmt check, clippy -D warnings, cargo deny and every test.
 test:
 	scripts/test.sh
 
@@ -37,9 +37,11 @@ security:
 build:
 	$(CARGO) build --workspace
 
+## fmt check, clippy -D warnings, and cargo deny (licences, bans, sources; installed the first time).
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	scripts/deny.sh
 
 fmt:
 	$(CARGO) fmt --all

@@ -35,7 +35,14 @@ echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo deny (licences, bans, sources)"
+scripts/deny.sh
 echo "== tests"
+# insta records every snapshot file a test reads here (the mechanism
+# cargo-insta's --unreferenced uses); a committed snapshot that no test
+# read is stale and fails the run below.
+INSTA_SNAPSHOT_REFERENCES_FILE="$(mktemp)"
+export INSTA_SNAPSHOT_REFERENCES_FILE
 if cargo nextest --version >/dev/null 2>&1; then
   # nextest does not run doctests; run them first so its summary closes the log.
   cargo test --workspace --locked --doc --quiet
@@ -43,6 +50,17 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --locked --no-fail-fast
 fi
+unreferenced=$(comm -23 \
+  <(find . -name '*.snap' -not -path './target/*' -not -path './fuzz/*' -exec realpath {} + | sort -u) \
+  <(xargs -r -d '\n' realpath < "$INSTA_SNAPSHOT_REFERENCES_FILE" | sort -u))
+rm -f "$INSTA_SNAPSHOT_REFERENCES_FILE"
+unset INSTA_SNAPSHOT_REFERENCES_FILE
+if [ -n "$unreferenced" ]; then
+  echo "snapshots no test reads (delete them, or the test that should read them is gone):" >&2
+  echo "$unreferenced" >&2
+  exit 1
+fi
+echo "every committed snapshot is read by a test"
 
 echo "== bounded fault suite (make faults) and bench smoke run (make bench)"
 cargo build --locked -p services --bin omnicase -p bench --bin omnicase-bench
