@@ -181,6 +181,13 @@ pub enum CallerKind {
     Staff,
     /// A system of an integrator or of the agency.
     Integrator,
+    /// The agency's own tooling on the host (`omnicase submit`, `seed`,
+    /// imports): files what a channel already accepted, as that channel
+    /// recorded it. The channel, representative and restricted-record checks
+    /// were the channel's to make and are not made again; the contract, claimant
+    /// matching (registering a fully identified person on any channel),
+    /// deduplication and idempotency apply as on every path.
+    Operator,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -281,9 +288,10 @@ impl Intake {
             ))
         };
         let citizen = matches!(caller.kind, CallerKind::Citizen(_));
+        let operator = caller.kind == CallerKind::Operator;
         match &s.channel {
             Channel::Web => {
-                if !citizen {
+                if !citizen && !operator {
                     return refuse("citizens");
                 }
                 if !matches!(s.submitted_by, Submitter::Claimant) {
@@ -299,13 +307,14 @@ impl Intake {
                     .tenant(&caller.tenant)
                     .is_some_and(|t| t.mail_scanners.contains(caller.actor.as_str()));
                 if caller.kind != CallerKind::Staff
+                    && !operator
                     && !(caller.kind == CallerKind::Integrator && scanner)
                 {
                     return refuse("staff and configured scanners");
                 }
             }
             Channel::InPerson | Channel::CallCenter => {
-                if caller.kind != CallerKind::Staff {
+                if caller.kind != CallerKind::Staff && !operator {
                     return refuse("staff");
                 }
             }
@@ -320,7 +329,7 @@ impl Intake {
                             "the channel (channel) is not registered for this agency",
                         )
                     })?;
-                if !rule.principals.contains(caller.actor.as_str()) {
+                if !operator && !rule.principals.contains(caller.actor.as_str()) {
                     return Err(IntakeError::new(
                         ErrorCode::ChannelNotAllowed,
                         "this channel takes submissions only from the principals registered for it",
@@ -367,8 +376,10 @@ impl Intake {
             // Named but not exactly one match: nobody is registered from it.
             return Ok(None);
         }
-        // Staff at a counter or on the phone may register the person.
-        let staff_channel = matches!(s.channel, Channel::InPerson | Channel::CallCenter);
+        // Staff at a counter or on the phone may register the person; so
+        // may the operator, filing what a channel recorded.
+        let staff_channel = matches!(s.channel, Channel::InPerson | Channel::CallCenter)
+            || caller.kind == CallerKind::Operator;
         match (staff_channel, s.claimant.full_identity()) {
             (true, Some(pii)) => match self
                 .engine
@@ -449,6 +460,9 @@ impl Intake {
                 "claimant not found",
             ));
         };
+        if caller.kind == CallerKind::Operator {
+            return Ok(());
+        }
         if let Submitter::Representative(rep) = &s.submitted_by {
             if record.representative.as_ref().map(|r| &r.actor) != Some(rep) {
                 return Err(IntakeError::new(

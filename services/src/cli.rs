@@ -200,11 +200,8 @@ impl Cli {
             Command::Migrate => eprintln!("schema is up to date"),
             Command::Verify => return verify(app.log.as_ref()).await,
             Command::Submit { file } => {
-                let r = file_submission(&app.engine, &env, &file).await?;
-                println!(
-                    "{}",
-                    json!({"caseId": r.stream_id, "version": r.version, "outcome": r.outcome, "replayed": r.replayed})
-                );
+                let filed = file_submission(&app.intake, &operator(&env), &file).await?;
+                println!("{}", filed_json(&filed));
             }
             Command::Seed {
                 claimants: Some(claimants),
@@ -305,19 +302,52 @@ pub fn dev_token(app: &Instance, token: &DevToken) -> Result<String, CliError> {
     )?)
 }
 
+/// The CLI's actor as the intake's operator (files what channels recorded).
+fn operator(env: &Envelope) -> intake::Caller {
+    intake::Caller::new(
+        env.tenant.clone(),
+        env.actor.clone(),
+        intake::CallerKind::Operator,
+    )
+}
+
+/// What `omnicase submit` prints for a filed document.
+fn filed_json(filed: &intake::Filed) -> serde_json::Value {
+    match filed {
+        intake::Filed::Case {
+            case_id,
+            version,
+            outcome,
+            replayed,
+        } => {
+            json!({"caseId": case_id, "version": version, "outcome": outcome, "replayed": replayed})
+        }
+        intake::Filed::Unidentified { reason } => json!({"unidentified": reason.as_str()}),
+    }
+}
+
 /// Files the demo submissions of a folder, then the mail-scan batches in
 /// its sibling `mail/` folder (both idempotent).
 async fn seed(app: &Instance, env: &Envelope, dir: &Path, print: bool) -> Result<(), CliError> {
+    let caller = operator(env);
     for file in submissions_in(dir)? {
-        let r = file_submission(&app.engine, env, &file).await?;
+        let filed = file_submission(&app.intake, &caller, &file).await?;
         if print {
-            eprintln!(
-                "{}: case {} {:?}{}",
-                file.display(),
-                r.stream_id,
-                r.outcome,
-                if r.replayed { " (already filed)" } else { "" }
-            );
+            match filed {
+                intake::Filed::Case {
+                    case_id,
+                    outcome,
+                    replayed,
+                    ..
+                } => eprintln!(
+                    "{}: case {case_id} {outcome:?}{}",
+                    file.display(),
+                    if replayed { " (already filed)" } else { "" }
+                ),
+                intake::Filed::Unidentified { reason } => {
+                    eprintln!("{}: unidentified ({reason})", file.display())
+                }
+            }
         }
     }
     // Batches match claimants through the read models: bring them up to date.
@@ -326,11 +356,6 @@ async fn seed(app: &Instance, env: &Envelope, dir: &Path, print: bool) -> Result
         .await?;
     let mail = dir.parent().map(|p| p.join("mail"));
     if let Some(mail) = mail.filter(|m| m.is_dir()) {
-        let caller = intake::Caller::new(
-            env.tenant.clone(),
-            env.actor.clone(),
-            intake::CallerKind::Staff,
-        );
         for file in submissions_in(&mail)? {
             let report = app
                 .intake

@@ -11,5 +11,4 @@ pub mod intake_http;
 pub mod openapi;
 pub mod seed;
 pub mod server;
-pub mod submission;
 pub mod timers;

@@ -1,7 +1,8 @@
-//! Filing submission documents (demo data, `omnicase submit` / `seed`).
+//! Filing submission documents from files (demo data, `omnicase submit` /
+//! `seed`): each goes through `Intake::file` as the operator, the same
+//! path as every channel's submissions.
 
-use crate::submission::{NewClaimSubmission, SubmissionError};
-use engine::{ClaimSubmission, CommandResult, Engine, EngineError, Envelope};
+use intake::{Caller, Filed, Intake, IntakeError};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -10,10 +11,8 @@ pub enum SeedError {
     Submission {
         path: String,
         #[source]
-        source: SubmissionError,
+        source: IntakeError,
     },
-    #[error(transparent)]
-    Engine(#[from] EngineError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -21,54 +20,27 @@ pub enum SeedError {
 impl SeedError {
     pub fn code(&self) -> domain::ErrorCode {
         match self {
-            SeedError::Submission { source, .. } => source.code(),
-            SeedError::Engine(e) => e.code(),
+            SeedError::Submission { source, .. } => source.code,
             SeedError::Io(_) => domain::ErrorCode::IoError,
         }
     }
 }
 
-/// Files one submission document: registers the claimant if new, then
-/// submits the claim (idempotent by channel + external id).
+/// Files one submission document (`schemas/channel-submission.v1.json`)
+/// as `caller` (idempotent by channel + external id).
 pub async fn file_submission(
-    engine: &Engine,
-    env: &Envelope,
+    intake: &Intake,
+    caller: &Caller,
     file: &Path,
-) -> Result<CommandResult, SeedError> {
+) -> Result<Filed, SeedError> {
     let bytes = std::fs::read(file)?;
-    let s = NewClaimSubmission::parse(&bytes).map_err(|source| SeedError::Submission {
-        path: file.display().to_string(),
-        source,
-    })?;
-    let env = Envelope {
-        channel: Some(s.channel.clone()),
-        ..env.clone()
-    };
-    let claimant = match engine
-        .find_claimant(&env.tenant, &s.claimant.file_number)
-        .await?
-    {
-        Some(id) => id,
-        None => match engine.register_claimant(&env, s.claimant.clone()).await {
-            Ok(r) => domain::ClaimantId::from_uuid(r.stream_id),
-            Err(EngineError::ClaimantAlreadyRegistered { existing }) => existing,
-            Err(e) => return Err(e.into()),
-        },
-    };
-    Ok(engine
-        .submit_claim(
-            &env,
-            ClaimSubmission {
-                claimant,
-                benefit: s.benefit,
-                contentions: s.contentions,
-                channel: s.channel,
-                external_id: s.external_id,
-                received_at: s.received_at,
-                submitted_by: s.submitted_by,
-            },
-        )
-        .await?)
+    intake
+        .submit(caller, &bytes)
+        .await
+        .map_err(|source| SeedError::Submission {
+            path: file.display().to_string(),
+            source,
+        })
 }
 
 /// The `*.json` submission documents of a folder, in name order.

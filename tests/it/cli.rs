@@ -62,6 +62,68 @@ async fn cli_migrate_demo_verify(backend: Backend) {
 }
 both!(cli_migrate_demo_verify);
 
+/// `omnicase submit` files through the intake, as the operator: the
+/// contract's refusals are the channels' refusals (a document the schema
+/// refuses fails with its code and appends nothing), and a
+/// representative's counter claim is filed as the counter recorded it,
+/// registering the person and keeping the representative as submitter.
+async fn cli_submit_files_through_the_intake(backend: Backend) {
+    let t = fresh_log(backend).await;
+    assert_eq!(omnicase(&t.url, &["migrate"]).await, ExitCode::SUCCESS);
+    let counter = format!("{}/03-counter-sam.json", fixtures());
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&counter).unwrap()).unwrap();
+    doc["claimant"]["nickname"] = "Sammy".into();
+    let refused =
+        std::env::temp_dir().join(format!("omnicase-refused-{}.json", uuid::Uuid::new_v4()));
+    std::fs::write(&refused, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let argv = [
+        "omnicase",
+        "--database-url",
+        &t.url,
+        "--tenant",
+        "demo",
+        "submit",
+        refused.to_str().unwrap(),
+    ];
+    let outcome = Cli::try_parse_from(argv).unwrap().run().await;
+    let _ = std::fs::remove_file(&refused);
+    assert_eq!(
+        outcome.err().map(|e| e.code()),
+        Some(domain::ErrorCode::SchemaViolation),
+        "an unknown field is refused by the contract, as on every channel"
+    );
+    assert!(t.all_events().await.is_empty(), "a refusal appends nothing");
+
+    assert_eq!(
+        omnicase(&t.url, &["submit", &counter]).await,
+        ExitCode::SUCCESS
+    );
+    let events = t.all_events().await;
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    assert!(types.contains(&"ClaimantRegistered"), "{types:?}");
+    let submitted = events
+        .iter()
+        .find(|e| e.event_type == "ClaimSubmitted")
+        .expect("the claim is filed");
+    let payload: serde_json::Value = serde_json::from_str(&submitted.payload).unwrap();
+    assert_eq!(
+        payload["entry"]["submittedBy"],
+        serde_json::json!({"kind": "REPRESENTATIVE", "actor": "rep-0451"}),
+        "{payload}"
+    );
+    assert_eq!(
+        omnicase(&t.url, &["submit", &counter]).await,
+        ExitCode::SUCCESS
+    );
+    assert_eq!(
+        t.all_events().await.len(),
+        events.len(),
+        "filing it again appends nothing"
+    );
+}
+both!(cli_submit_files_through_the_intake);
+
 /// `omnicase rebuild` replays the log into a new generation of read models
 /// and switches to it, the same rows as before. On PostgreSQL, while
 /// another rebuild holds the database's rebuild lock, it is refused with
