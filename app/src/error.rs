@@ -109,7 +109,15 @@ impl From<ReadError> for Error {
         if e.code() == ErrorCode::StoreUnavailable {
             return Error::Unavailable;
         }
-        tracing::error!(code = %e.code(), error = %e, "read failed");
+        // A document or column this build cannot read is never answered
+        // with a guess: logged, counted, and the caller gets INTERNAL.
+        let what = match &e {
+            ReadError::Json(_) => "document",
+            ReadError::UnknownCode { .. } => "unknown_code",
+            _ => "database",
+        };
+        metrics::counter!("omnicase_read_failures_total", "what" => what).increment(1);
+        tracing::error!(code = %e.code(), error = %e, what, "read failed");
         Error::Internal
     }
 }

@@ -12,6 +12,7 @@ pub mod case;
 pub mod channel;
 pub mod claimant;
 pub mod code;
+mod coded;
 pub mod error;
 pub mod ids;
 pub mod status;

@@ -92,6 +92,19 @@ pub enum CitizenStatus {
 }
 
 impl CitizenStatus {
+    pub const ALL: [CitizenStatus; 6] = [
+        CitizenStatus::Received,
+        CitizenStatus::InitialReview,
+        CitizenStatus::EvidenceGatheringReviewDecision,
+        CitizenStatus::PreparationForNotification,
+        CitizenStatus::Complete,
+        CitizenStatus::Closed,
+    ];
+
+    pub fn from_code(code: &str) -> Option<CitizenStatus> {
+        CitizenStatus::ALL.into_iter().find(|s| s.code() == code)
+    }
+
     pub fn code(self) -> &'static str {
         match self {
             CitizenStatus::Received => "RECEIVED",

@@ -15,7 +15,7 @@
 //! replay.
 
 use domain::case::{
-    AttachDocument, ContactKind, DocumentFiling, NewChannelEntry, NewEvidenceRequest, RequestKind,
+    AttachDocument, ContactKind, DocumentFiling, NewChannelEntry, NewEvidenceRequest,
 };
 use domain::claimant::{ClaimantCommand, ClaimantEvent, ClaimantPii};
 use domain::{CaseCommand, Submitter};
@@ -132,10 +132,7 @@ fn document(d: &AttachDocument) -> Value {
 fn request(r: &NewEvidenceRequest) -> Value {
     json!({
         "id": r.id.to_string(),
-        "kind": match r.kind {
-            RequestKind::Standard => "STANDARD",
-            RequestKind::Notice5103 => "NOTICE_5103",
-        },
+        "kind": r.kind.code(),
         "description": r.description.as_str(),
         "neededFrom": if r.needed_from_claimant { "CLAIMANT" } else { "OTHERS" },
         "dueDate": r.suspense_date.to_string(),

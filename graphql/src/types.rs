@@ -18,15 +18,16 @@ pub enum ClaimStatus {
     Closed,
 }
 
-impl ClaimStatus {
-    fn from_code(code: &str) -> ClaimStatus {
-        match code {
-            "RECEIVED" => ClaimStatus::Received,
-            "INITIAL_REVIEW" => ClaimStatus::InitialReview,
-            "PREPARATION_FOR_NOTIFICATION" => ClaimStatus::PreparationForNotification,
-            "COMPLETE" => ClaimStatus::Complete,
-            "CLOSED" => ClaimStatus::Closed,
-            _ => ClaimStatus::EvidenceGatheringReviewDecision,
+impl From<domain::CitizenStatus> for ClaimStatus {
+    fn from(s: domain::CitizenStatus) -> Self {
+        use domain::CitizenStatus as S;
+        match s {
+            S::Received => ClaimStatus::Received,
+            S::InitialReview => ClaimStatus::InitialReview,
+            S::EvidenceGatheringReviewDecision => ClaimStatus::EvidenceGatheringReviewDecision,
+            S::PreparationForNotification => ClaimStatus::PreparationForNotification,
+            S::Complete => ClaimStatus::Complete,
+            S::Closed => ClaimStatus::Closed,
         }
     }
 }
@@ -74,10 +75,6 @@ impl From<Phase> for domain::Phase {
     }
 }
 
-fn phase(code: &str) -> Option<Phase> {
-    domain::Phase::from_code(code).map(Phase::from)
-}
-
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum RequestStatus {
     NeededFromYou,
@@ -123,12 +120,12 @@ pub enum Adjudication {
     Pending,
 }
 
-impl Adjudication {
-    fn from_code(code: &str) -> Adjudication {
-        match code {
-            "GRANTED" => Adjudication::Granted,
-            "DENIED" => Adjudication::Denied,
-            _ => Adjudication::Pending,
+impl From<domain::case::Adjudication> for Adjudication {
+    fn from(a: domain::case::Adjudication) -> Self {
+        match a {
+            domain::case::Adjudication::Granted => Adjudication::Granted,
+            domain::case::Adjudication::Denied => Adjudication::Denied,
+            domain::case::Adjudication::Pending => Adjudication::Pending,
         }
     }
 }
@@ -139,6 +136,17 @@ pub enum ClaimOutcome {
     Partial,
     Denied,
     Pending,
+}
+
+impl From<domain::case::ClaimOutcome> for ClaimOutcome {
+    fn from(o: domain::case::ClaimOutcome) -> Self {
+        match o {
+            domain::case::ClaimOutcome::Approved => ClaimOutcome::Approved,
+            domain::case::ClaimOutcome::Partial => ClaimOutcome::Partial,
+            domain::case::ClaimOutcome::Denied => ClaimOutcome::Denied,
+            domain::case::ClaimOutcome::Pending => ClaimOutcome::Pending,
+        }
+    }
 }
 
 #[derive(SimpleObject, Clone, Debug)]
@@ -197,11 +205,9 @@ impl EvidenceRequest {
         EvidenceRequest {
             id: ID(r.id.to_string()),
             case_id: ID(case_id.to_string()),
-            kind: r.kind.clone(),
+            kind: r.kind.code().into(),
             description: r.description.clone(),
-            status: domain::status::RequestStatus::from_code(&r.status)
-                .map(RequestStatus::from)
-                .unwrap_or(RequestStatus::NeededFromYou),
+            status: r.status.into(),
             due_date: r.suspense_date,
             overdue: case_open && r.overdue_on(Utc::now().date_naive()),
             requested_at: r.requested_at,
@@ -320,11 +326,11 @@ impl Claim {
     /// The unified status: phases 3 to 6 fold into one, so internal
     /// back-and-forth never looks like regress.
     async fn status(&self) -> ClaimStatus {
-        ClaimStatus::from_code(&self.view.status)
+        self.view.status.into()
     }
     /// Internal phase (staff only; null for citizens).
     async fn phase(&self) -> Option<Phase> {
-        self.staff.then(|| phase(&self.view.phase)).flatten()
+        self.staff.then(|| self.view.phase.into())
     }
     async fn phase_changed_at(&self) -> DateTime<Utc> {
         self.view.phase_entered_at
@@ -348,13 +354,11 @@ impl Claim {
         self.view
             .phase_history
             .iter()
-            .filter_map(|s| {
-                Some(PhaseStep {
-                    phase: phase(&s.phase)?,
-                    entered_at: s.entered_at,
-                    back: s.back,
-                    reason: s.reason.clone(),
-                })
+            .map(|s| PhaseStep {
+                phase: s.phase.into(),
+                entered_at: s.entered_at,
+                back: s.back,
+                reason: s.reason.clone(),
             })
             .collect()
     }
@@ -392,7 +396,7 @@ impl Claim {
                 id: ID(c.id.to_string()),
                 description: c.description.clone(),
                 adjudication: if self.staff || self.decision_notified() {
-                    Adjudication::from_code(&c.adjudication)
+                    c.adjudication.into()
                 } else {
                     Adjudication::Pending
                 },
@@ -402,17 +406,12 @@ impl Claim {
     /// The claim-level decision. Citizens see it once the letter is mailed.
     async fn decision(&self) -> Option<Decision> {
         let d = self.view.decision.as_ref()?;
-        if !self.staff && d.status != "NOTIFIED" {
+        if !self.staff && d.status != domain::case::DecisionStatus::Notified {
             return None;
         }
         Some(Decision {
-            outcome: match d.outcome.as_str() {
-                "APPROVED" => ClaimOutcome::Approved,
-                "PARTIAL" => ClaimOutcome::Partial,
-                "DENIED" => ClaimOutcome::Denied,
-                _ => ClaimOutcome::Pending,
-            },
-            status: d.status.clone(),
+            outcome: d.outcome.into(),
+            status: d.status.code().into(),
             letter_mailed_at: d.letter_mailed_at,
         })
     }
@@ -491,7 +490,7 @@ impl Claim {
         self.view
             .decision
             .as_ref()
-            .is_some_and(|d| d.status == "NOTIFIED")
+            .is_some_and(|d| d.status == domain::case::DecisionStatus::Notified)
     }
 
     /// The timeline this caller may see, in receivedAt order.
@@ -660,10 +659,10 @@ impl WorkItem {
         ID(self.item.claimant_id.to_string())
     }
     async fn status(&self) -> ClaimStatus {
-        ClaimStatus::from_code(&self.item.status)
+        self.item.status.into()
     }
     async fn phase(&self) -> Option<Phase> {
-        phase(&self.item.phase)
+        Some(self.item.phase.into())
     }
     async fn assignee(&self) -> Option<&str> {
         self.item.assignee.as_deref()

@@ -19,6 +19,10 @@ pub enum ReadError {
     Decode(#[from] store::codec::DecodeError),
     #[error("read-model document: {0}")]
     Json(#[from] serde_json::Error),
+    /// A read-model column holds a code this build does not know (a status
+    /// or phase written by another version): an error, never a guess.
+    #[error("read-model column `{column}` holds an unknown code")]
+    UnknownCode { column: &'static str, code: String },
     #[error("another rebuild of the read models is running: wait for it to finish (or stop it), then try again")]
     RebuildRunning,
     /// The write of a group of audit records this one was part of failed.
@@ -139,6 +143,20 @@ const QUEUE_COLUMNS: &str =
     "case_id, claimant_id, status, phase, assignee, team, phase_entered_at, \
      claim_date, overdue_count, awaiting_approval, version";
 
+/// A column that holds an enum's code, read back into the enum.
+fn coded<R: sqlx::Row, T>(
+    r: &R,
+    column: &'static str,
+    parse: fn(&str) -> Option<T>,
+) -> Result<T, ReadError>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    String: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    let code: String = r.try_get(column)?;
+    parse(&code).ok_or(ReadError::UnknownCode { column, code })
+}
+
 fn queue_item<R: sqlx::Row>(r: &R) -> Result<QueueItem, ReadError>
 where
     for<'a> &'a str: sqlx::ColumnIndex<R>,
@@ -152,8 +170,8 @@ where
     Ok(QueueItem {
         case_id: r.try_get("case_id")?,
         claimant_id: r.try_get("claimant_id")?,
-        status: r.try_get("status")?,
-        phase: r.try_get("phase")?,
+        status: coded(r, "status", domain::CitizenStatus::from_code)?,
+        phase: coded(r, "phase", domain::Phase::from_code)?,
         assignee: r.try_get("assignee")?,
         team: r.try_get("team")?,
         phase_entered_at: r.try_get("phase_entered_at")?,
@@ -169,8 +187,8 @@ where
 pub struct QueueItem {
     pub case_id: Uuid,
     pub claimant_id: Uuid,
-    pub status: String,
-    pub phase: String,
+    pub status: domain::CitizenStatus,
+    pub phase: domain::Phase,
     pub assignee: Option<String>,
     pub team: Option<String>,
     pub phase_entered_at: DateTime<Utc>,

@@ -23,7 +23,7 @@ pub struct EventInfo {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PhaseStep {
-    pub phase: String,
+    pub phase: Phase,
     pub entered_at: DateTime<Utc>,
     pub back: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -44,18 +44,16 @@ pub struct EstimateView {
 pub struct ContentionView {
     pub id: Uuid,
     pub description: String,
-    pub adjudication: String,
+    pub adjudication: Adjudication,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DecisionView {
-    /// PROPOSED, APPROVED, NOTIFIED
-    pub status: String,
-    /// APPROVED, PARTIAL, DENIED, PENDING
-    pub outcome: String,
-    /// Per contention, as proposed: (contention id, GRANTED/DENIED).
-    pub adjudications: Vec<(Uuid, String)>,
+    pub status: DecisionStatus,
+    pub outcome: ClaimOutcome,
+    /// Per contention, as proposed.
+    pub adjudications: Vec<(Uuid, Adjudication)>,
     pub proposer: String,
     pub proposed_at: DateTime<Utc>,
     #[serde(default)]
@@ -70,10 +68,9 @@ pub struct DecisionView {
 #[serde(rename_all = "camelCase")]
 pub struct RequestView {
     pub id: Uuid,
-    /// STANDARD or NOTICE_5103
-    pub kind: String,
+    pub kind: RequestKind,
     pub description: String,
-    pub status: String,
+    pub status: RequestStatus,
     pub suspense_date: NaiveDate,
     pub suppressed: bool,
     pub overdue: bool,
@@ -92,26 +89,23 @@ pub struct RequestView {
 impl RequestView {
     /// Open and waiting on the claimant: what a citizen must act on.
     pub fn needs_claimant(&self) -> bool {
-        self.status == RequestStatus::NeededFromYou.code() && !self.suppressed
+        self.status == RequestStatus::NeededFromYou && !self.suppressed
     }
 
     /// Overdue as of `today`: marked by the timer, or past its due date and
     /// still awaiting a submission (the timer marks it on its next pass;
     /// what is shown does not wait for it).
     pub fn overdue_on(&self, today: NaiveDate) -> bool {
-        self.overdue
-            || (self.suspense_date < today
-                && RequestStatus::from_code(&self.status)
-                    .is_some_and(RequestStatus::is_awaiting_submission))
+        self.overdue || (self.suspense_date < today && self.status.is_awaiting_submission())
     }
 
     pub fn is_open(&self) -> bool {
-        RequestStatus::from_code(&self.status).is_some_and(|s| !s.is_terminal())
+        !self.status.is_terminal()
     }
 
     /// Still waiting for a submission (NEEDED_FROM_YOU / NEEDED_FROM_OTHERS).
     pub fn is_awaiting_submission(&self) -> bool {
-        RequestStatus::from_code(&self.status).is_some_and(|s| s.is_awaiting_submission())
+        self.status.is_awaiting_submission()
     }
 
     /// Waiting for a submission and not yet marked overdue: what the timer
@@ -202,14 +196,14 @@ pub struct CaseView {
     pub claimant_id: Uuid,
     pub benefit_type: String,
     pub version: u64,
-    pub phase: String,
+    pub phase: Phase,
     pub phase_entered_at: DateTime<Utc>,
     pub phase_back: bool,
     #[serde(default)]
     pub phase_back_reason: Option<String>,
     pub phase_history: Vec<PhaseStep>,
     /// The unified citizen status.
-    pub status: String,
+    pub status: domain::CitizenStatus,
     pub claim_date: DateTime<Utc>,
     #[serde(default)]
     pub close_date: Option<DateTime<Utc>>,
@@ -335,17 +329,17 @@ impl CaseView {
             claimant_id: claimant.as_uuid(),
             benefit_type: benefit.to_string(),
             version: info.version,
-            phase: phase.code().into(),
+            phase,
             phase_entered_at: info.recorded_at,
             phase_back: false,
             phase_back_reason: None,
             phase_history: vec![PhaseStep {
-                phase: phase.code().into(),
+                phase,
                 entered_at: info.recorded_at,
                 back: false,
                 reason: None,
             }],
-            status: phase.citizen_status().code().into(),
+            status: phase.citizen_status(),
             claim_date: entry.received_at,
             close_date: None,
             close_reason: None,
@@ -356,7 +350,7 @@ impl CaseView {
                 .map(|c| ContentionView {
                     id: c.id.as_uuid(),
                     description: c.description.to_string(),
-                    adjudication: Adjudication::Pending.code().into(),
+                    adjudication: Adjudication::Pending,
                 })
                 .collect(),
             decision: None,
@@ -568,19 +562,13 @@ impl CaseView {
             E::EvidenceRequested { request: r } => {
                 self.requests.push(RequestView {
                     id: r.id.as_uuid(),
-                    kind: match r.kind {
-                        RequestKind::Standard => "STANDARD",
-                        RequestKind::Notice5103 => "NOTICE_5103",
-                    }
-                    .into(),
+                    kind: r.kind,
                     description: r.description.to_string(),
                     status: if r.needed_from_claimant {
                         RequestStatus::NeededFromYou
                     } else {
                         RequestStatus::NeededFromOthers
-                    }
-                    .code()
-                    .into(),
+                    },
                     suspense_date: r.suspense_date,
                     suppressed: r.suppressed,
                     overdue: false,
@@ -614,7 +602,7 @@ impl CaseView {
                 reason,
             } => {
                 if let Some(r) = self.requests.iter_mut().find(|r| r.id == request.as_uuid()) {
-                    r.status = to.code().into();
+                    r.status = *to;
                     r.reason = reason.as_ref().map(ToString::to_string);
                     if !to.is_awaiting_submission() {
                         r.overdue = false;
@@ -677,7 +665,7 @@ impl CaseView {
             E::PhaseChanged {
                 to, back, reason, ..
             } => {
-                self.phase = to.code().into();
+                self.phase = *to;
                 self.phase_entered_at = info.recorded_at;
                 if *to <= Phase::GatheringOfEvidence {
                     for doc in &mut self.documents {
@@ -691,13 +679,13 @@ impl CaseView {
                     None
                 };
                 self.phase_history.push(PhaseStep {
-                    phase: to.code().into(),
+                    phase: *to,
                     entered_at: info.recorded_at,
                     back: *back,
                     reason: reason.as_ref().map(|r| r.to_string()),
                 });
                 if self.close_reason.is_none() {
-                    self.status = to.citizen_status().code().into();
+                    self.status = to.citizen_status();
                 }
                 if *to == Phase::Complete {
                     self.close_date = Some(info.recorded_at);
@@ -705,7 +693,7 @@ impl CaseView {
                 if *back && *to < Phase::PendingDecisionApproval {
                     self.decision = None;
                     for c in &mut self.contentions {
-                        c.adjudication = Adjudication::Pending.code().into();
+                        c.adjudication = Adjudication::Pending;
                     }
                 }
                 let line = match (back, reason) {
@@ -721,7 +709,7 @@ impl CaseView {
                         .iter()
                         .rev()
                         .nth(1)
-                        .and_then(|prev| Phase::from_code(&prev.phase))
+                        .map(|prev| prev.phase)
                         .is_none_or(|prev| prev.citizen_status() != to.citizen_status());
                 self.note(info, info.recorded_at, "PHASE_CHANGE", None, line, false);
                 if status_changed && self.close_reason.is_none() {
@@ -827,13 +815,11 @@ impl CaseView {
                 proposer,
             } => {
                 self.decision = Some(DecisionView {
-                    status: "PROPOSED".into(),
-                    outcome: ClaimOutcome::of(adjudications.iter().map(|(_, a)| *a))
-                        .code()
-                        .into(),
+                    status: DecisionStatus::Proposed,
+                    outcome: ClaimOutcome::of(adjudications.iter().map(|(_, a)| *a)),
                     adjudications: adjudications
                         .iter()
-                        .map(|(c, a)| (c.as_uuid(), a.code().to_owned()))
+                        .map(|(c, a)| (c.as_uuid(), *a))
                         .collect(),
                     proposer: proposer.to_string(),
                     proposed_at: info.recorded_at,
@@ -852,13 +838,13 @@ impl CaseView {
             }
             E::DecisionApproved { approver, outcome } => {
                 if let Some(d) = self.decision.as_mut() {
-                    d.status = "APPROVED".into();
-                    d.outcome = outcome.code().into();
+                    d.status = DecisionStatus::Approved;
+                    d.outcome = *outcome;
                     d.approver = Some(approver.to_string());
                     d.approved_at = Some(info.recorded_at);
                     for (id, adjudication) in &d.adjudications {
                         if let Some(c) = self.contentions.iter_mut().find(|c| c.id == *id) {
-                            c.adjudication = adjudication.clone();
+                            c.adjudication = *adjudication;
                         }
                     }
                 }
@@ -884,7 +870,7 @@ impl CaseView {
             }
             E::DecisionLetterMailed { mailed_at } => {
                 if let Some(d) = self.decision.as_mut() {
-                    d.status = "NOTIFIED".into();
+                    d.status = DecisionStatus::Notified;
                     d.letter_mailed_at = Some(*mailed_at);
                 }
                 self.note(
@@ -952,7 +938,7 @@ impl CaseView {
     fn close(&mut self, reason: &str, info: &EventInfo) {
         self.close_reason = Some(reason.into());
         self.close_date = Some(info.recorded_at);
-        self.status = domain::CitizenStatus::Closed.code().into();
+        self.status = domain::CitizenStatus::Closed;
     }
 
     /// Open requests not yet answered and past due.
@@ -1000,13 +986,13 @@ impl CaseView {
     }
 
     pub fn is_closed(&self) -> bool {
-        self.close_reason.is_some() || self.phase == Phase::Complete.code()
+        self.close_reason.is_some() || self.phase == Phase::Complete
     }
 
     pub fn awaiting_approval(&self) -> bool {
         self.decision
             .as_ref()
-            .is_some_and(|d| d.status == "PROPOSED")
+            .is_some_and(|d| d.status == DecisionStatus::Proposed)
     }
 }
 

@@ -525,13 +525,6 @@ fn entry_v1(e: &ChannelEntry) -> EntryV1 {
     }
 }
 
-fn request_kind_code(k: RequestKind) -> &'static str {
-    match k {
-        RequestKind::Standard => "STANDARD",
-        RequestKind::Notice5103 => "NOTICE_5103",
-    }
-}
-
 fn case_to_v1(event: &CaseEvent) -> CaseEventV1 {
     use CaseEvent as E;
     use CaseEventV1 as V;
@@ -606,7 +599,7 @@ fn case_to_v1(event: &CaseEvent) -> CaseEventV1 {
         E::EvidenceRequested { request: r } => V::EvidenceRequested {
             request: RequestV1 {
                 id: r.id.as_uuid(),
-                kind: request_kind_code(r.kind).into(),
+                kind: r.kind.code().into(),
                 description: r.description.to_string(),
                 needed_from: if r.needed_from_claimant {
                     "CLAIMANT"
@@ -807,12 +800,7 @@ fn actor(s: &str) -> Result<ActorId, DecodeError> {
 }
 
 fn adjudication(s: &str) -> Result<Adjudication, DecodeError> {
-    Ok(match s {
-        "GRANTED" => Adjudication::Granted,
-        "DENIED" => Adjudication::Denied,
-        "PENDING" => Adjudication::Pending,
-        _ => return Err(bad("adjudication")),
-    })
+    Adjudication::from_code(s).ok_or_else(|| bad("adjudication"))
 }
 
 fn entry_from(e: EntryV1) -> Result<ChannelEntry, DecodeError> {
@@ -926,11 +914,7 @@ fn case_from_v1(v: CaseEventV1) -> Result<CaseEvent, DecodeError> {
         V::EvidenceRequested { request: r } => E::EvidenceRequested {
             request: NewEvidenceRequest {
                 id: RequestId::from_uuid(r.id),
-                kind: match r.kind.as_str() {
-                    "STANDARD" => RequestKind::Standard,
-                    "NOTICE_5103" => RequestKind::Notice5103,
-                    _ => return Err(bad("kind")),
-                },
+                kind: RequestKind::from_code(&r.kind).ok_or_else(|| bad("kind"))?,
                 description: text("description", &r.description)?,
                 needed_from_claimant: match r.needed_from.as_str() {
                     "CLAIMANT" => true,
@@ -1033,13 +1017,7 @@ fn case_from_v1(v: CaseEventV1) -> Result<CaseEvent, DecodeError> {
         },
         V::DecisionApproved { approver, outcome } => E::DecisionApproved {
             approver: actor(&approver)?,
-            outcome: match outcome.as_str() {
-                "APPROVED" => ClaimOutcome::Approved,
-                "PARTIAL" => ClaimOutcome::Partial,
-                "DENIED" => ClaimOutcome::Denied,
-                "PENDING" => ClaimOutcome::Pending,
-                _ => return Err(bad("outcome")),
-            },
+            outcome: ClaimOutcome::from_code(&outcome).ok_or_else(|| bad("outcome"))?,
         },
         V::DecisionReturned { approver, reason } => E::DecisionReturned {
             approver: actor(&approver)?,

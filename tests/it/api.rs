@@ -1759,3 +1759,54 @@ async fn every_staff_read_is_audited(backend: Backend) {
     );
 }
 both!(every_staff_read_is_audited);
+
+/// A read-model document or column holding a code this build does not
+/// know (a status written by another version, a damaged row) is an error:
+/// `INTERNAL`, logged and counted in `omnicase_read_failures_total`, never
+/// shown as a guessed status.
+async fn unknown_codes_in_read_models_are_errors_not_guesses(backend: Backend) {
+    let w = api_world(backend).await;
+    let s = seed(&w, "alpha", "123456789").await;
+    let fine = w
+        .gql(Some(&s.citizen), CLAIM, json!({"id": s.case_id}))
+        .await;
+    assert_eq!(fine["data"]["claim"]["status"], "RECEIVED", "{fine}");
+
+    let damage = r#"UPDATE rm_cases SET status = 'ON_HOLD',
+        view = replace(view, '"status":"RECEIVED"', '"status":"ON_HOLD"')"#;
+    match &w.t.raw {
+        Raw::Postgres(pg) => sqlx::query(damage).execute(pg.pool()).await.map(drop),
+        Raw::Sqlite(lite) => sqlx::query(damage).execute(lite.writer()).await.map(drop),
+    }
+    .unwrap();
+
+    let claim = w
+        .gql(Some(&s.citizen), CLAIM, json!({"id": s.case_id}))
+        .await;
+    assert_eq!(error_code(&claim), Some("INTERNAL"), "{claim}");
+    assert!(
+        claim["data"]["claim"].is_null(),
+        "no guessed status: {claim}"
+    );
+    let caseworker = w.token("alpha", "cw-1", &[Role::Caseworker], None, false);
+    let queue = w
+        .gql(
+            Some(&caseworker),
+            "{ workQueue(queue: UNASSIGNED) { edges { node { caseId status } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&queue), Some("INTERNAL"), "{queue}");
+
+    let (_, metrics) = w.get_text("/metrics").await;
+    for what in ["document", "unknown_code"] {
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l.starts_with("omnicase_read_failures_total")
+                    && l.contains(&format!("what=\"{what}\""))),
+            "{what} failures are counted:\n{metrics}"
+        );
+    }
+}
+both!(unknown_codes_in_read_models_are_errors_not_guesses);

@@ -39,6 +39,16 @@ pub enum Adjudication {
 }
 
 impl Adjudication {
+    pub const ALL: [Adjudication; 3] = [
+        Adjudication::Granted,
+        Adjudication::Denied,
+        Adjudication::Pending,
+    ];
+
+    pub fn from_code(code: &str) -> Option<Adjudication> {
+        Adjudication::ALL.into_iter().find(|a| a.code() == code)
+    }
+
     pub fn code(self) -> &'static str {
         match self {
             Adjudication::Granted => "GRANTED",
@@ -58,6 +68,17 @@ pub enum ClaimOutcome {
 }
 
 impl ClaimOutcome {
+    pub const ALL: [ClaimOutcome; 4] = [
+        ClaimOutcome::Approved,
+        ClaimOutcome::Partial,
+        ClaimOutcome::Denied,
+        ClaimOutcome::Pending,
+    ];
+
+    pub fn from_code(code: &str) -> Option<ClaimOutcome> {
+        ClaimOutcome::ALL.into_iter().find(|o| o.code() == code)
+    }
+
     pub fn code(self) -> &'static str {
         match self {
             ClaimOutcome::Approved => "APPROVED",
@@ -116,6 +137,21 @@ pub enum RequestKind {
     Standard,
     /// The statutory evidence notice; a 5103 waiver closes it.
     Notice5103,
+}
+
+impl RequestKind {
+    pub const ALL: [RequestKind; 2] = [RequestKind::Standard, RequestKind::Notice5103];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            RequestKind::Standard => "STANDARD",
+            RequestKind::Notice5103 => "NOTICE_5103",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<RequestKind> {
+        RequestKind::ALL.into_iter().find(|k| k.code() == code)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -259,6 +295,26 @@ pub enum DecisionStatus {
     Proposed,
     Approved,
     Notified,
+}
+
+impl DecisionStatus {
+    pub const ALL: [DecisionStatus; 3] = [
+        DecisionStatus::Proposed,
+        DecisionStatus::Approved,
+        DecisionStatus::Notified,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            DecisionStatus::Proposed => "PROPOSED",
+            DecisionStatus::Approved => "APPROVED",
+            DecisionStatus::Notified => "NOTIFIED",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<DecisionStatus> {
+        DecisionStatus::ALL.into_iter().find(|s| s.code() == code)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
