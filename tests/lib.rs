@@ -493,3 +493,36 @@ impl ApiWorld {
         self.send_json(request).await
     }
 }
+
+/// Runs raw SQL with the append-only triggers out of the way, as someone
+/// with direct database access could.
+pub async fn tamper(t: &TestLog, sql: &str) {
+    match &t.raw {
+        Raw::Postgres(pg) => {
+            let mut tx = pg.pool().begin().await.unwrap();
+            sqlx::query("ALTER TABLE events DISABLE TRIGGER events_no_update")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            sqlx::query(sql).execute(&mut *tx).await.unwrap();
+            sqlx::query("ALTER TABLE events ENABLE TRIGGER events_no_update")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+        Raw::Sqlite(lite) => {
+            let mut tx = lite.writer().begin().await.unwrap();
+            sqlx::query("DROP TRIGGER events_no_update")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            sqlx::query("DROP TRIGGER events_no_delete")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            sqlx::query(sql).execute(&mut *tx).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+    }
+}

@@ -15,7 +15,7 @@ pub mod rules;
 
 pub use auth::{AuthError, Authenticated, Authenticator, Principal, Role};
 pub use error::{Error, Result};
-pub use rules::{channel_of, envelope, require, roles_text, STAFF};
+pub use rules::{channel_of, envelope, require, roles_text, OWNER_OR_STAFF, STAFF};
 
 use engine::Engine;
 use projections::{Projector, ReadDb};

@@ -30,6 +30,16 @@ pub const STAFF: &[Role] = &[
     Role::Supervisor,
 ];
 
+/// Who may read or act on a case: its claimant (a citizen, their own) and
+/// staff.
+pub const OWNER_OR_STAFF: &[Role] = &[
+    Role::Citizen,
+    Role::Agent,
+    Role::Caseworker,
+    Role::Approver,
+    Role::Supervisor,
+];
+
 /// The principal's roles as the audit log records them (`AGENT,CASEWORKER`).
 pub fn roles_text(p: &Principal) -> String {
     p.roles

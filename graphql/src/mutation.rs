@@ -7,7 +7,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::query::parse_id;
 use crate::types::{Adjudication, Claim, Phase, RequestStatus};
 use app::auth::{Principal, Role};
-use app::{channel_of, envelope, require, STAFF};
+use app::{channel_of, envelope, require, OWNER_OR_STAFF, STAFF};
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::case::{self as dc, ContactKind, NewContact, NewEvidenceRequest, RequestKind};
@@ -309,13 +309,6 @@ impl<'a> Run<'a> {
     }
 }
 
-const OWNER_OR_STAFF: &[Role] = &[
-    Role::Citizen,
-    Role::Agent,
-    Role::Caseworker,
-    Role::Approver,
-    Role::Supervisor,
-];
 const CASEWORK: &[Role] = &[Role::Caseworker, Role::Supervisor];
 
 pub struct MutationRoot;

@@ -1,6 +1,6 @@
 //! Queries over the read models.
 
-use crate::context::{api, principal};
+use crate::context::{api, principal, readable_case};
 use crate::error::{ApiError, ApiResult};
 use crate::types::*;
 use crate::Principal;
@@ -55,23 +55,7 @@ impl QueryRoot {
     /// A claim by id. Citizens see only their own; anything else is
     /// NOT_FOUND, shaped exactly like a missing id.
     async fn claim(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Claim> {
-        let p = principal(ctx)?;
-        require(
-            p,
-            &[
-                Role::Citizen,
-                Role::Agent,
-                Role::Caseworker,
-                Role::Approver,
-                Role::Supervisor,
-            ],
-        )
-        .map_err(ApiError)?;
-        let id = parse_id(&id)?;
-        let view = api(ctx)?
-            .visible_case(p, id, "READ_CLAIM")
-            .await
-            .map_err(ApiError)?;
+        let (p, view) = readable_case(ctx, &id, "READ_CLAIM").await?;
         Ok(Claim {
             view,
             staff: p.is_staff(),
@@ -353,23 +337,7 @@ impl QueryRoot {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, TimelineItem, EmptyFields, EmptyFields>> {
-        let p = principal(ctx)?;
-        require(
-            p,
-            &[
-                Role::Citizen,
-                Role::Agent,
-                Role::Caseworker,
-                Role::Approver,
-                Role::Supervisor,
-            ],
-        )
-        .map_err(ApiError)?;
-        let id = parse_id(&case_id)?;
-        let view = api(ctx)?
-            .visible_case(p, id, "READ_TIMELINE")
-            .await
-            .map_err(ApiError)?;
+        let (p, view) = readable_case(ctx, &case_id, "READ_TIMELINE").await?;
         let items = Claim::timeline(&view, p.is_staff());
         let start = match after {
             Some(c) => c

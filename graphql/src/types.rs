@@ -9,6 +9,7 @@ use projections::QueueItem;
 
 /// The unified claim status citizens see.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "domain::CitizenStatus")]
 pub enum ClaimStatus {
     Received,
     InitialReview,
@@ -18,22 +19,9 @@ pub enum ClaimStatus {
     Closed,
 }
 
-impl From<domain::CitizenStatus> for ClaimStatus {
-    fn from(s: domain::CitizenStatus) -> Self {
-        use domain::CitizenStatus as S;
-        match s {
-            S::Received => ClaimStatus::Received,
-            S::InitialReview => ClaimStatus::InitialReview,
-            S::EvidenceGatheringReviewDecision => ClaimStatus::EvidenceGatheringReviewDecision,
-            S::PreparationForNotification => ClaimStatus::PreparationForNotification,
-            S::Complete => ClaimStatus::Complete,
-            S::Closed => ClaimStatus::Closed,
-        }
-    }
-}
-
 /// The eight internal phases (staff only).
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "domain::Phase")]
 pub enum Phase {
     ClaimReceived,
     UnderReview,
@@ -45,37 +33,8 @@ pub enum Phase {
     Complete,
 }
 
-impl From<domain::Phase> for Phase {
-    fn from(p: domain::Phase) -> Self {
-        match p {
-            domain::Phase::ClaimReceived => Phase::ClaimReceived,
-            domain::Phase::UnderReview => Phase::UnderReview,
-            domain::Phase::GatheringOfEvidence => Phase::GatheringOfEvidence,
-            domain::Phase::ReviewOfEvidence => Phase::ReviewOfEvidence,
-            domain::Phase::PreparationForDecision => Phase::PreparationForDecision,
-            domain::Phase::PendingDecisionApproval => Phase::PendingDecisionApproval,
-            domain::Phase::PreparationForNotification => Phase::PreparationForNotification,
-            domain::Phase::Complete => Phase::Complete,
-        }
-    }
-}
-
-impl From<Phase> for domain::Phase {
-    fn from(p: Phase) -> Self {
-        match p {
-            Phase::ClaimReceived => domain::Phase::ClaimReceived,
-            Phase::UnderReview => domain::Phase::UnderReview,
-            Phase::GatheringOfEvidence => domain::Phase::GatheringOfEvidence,
-            Phase::ReviewOfEvidence => domain::Phase::ReviewOfEvidence,
-            Phase::PreparationForDecision => domain::Phase::PreparationForDecision,
-            Phase::PendingDecisionApproval => domain::Phase::PendingDecisionApproval,
-            Phase::PreparationForNotification => domain::Phase::PreparationForNotification,
-            Phase::Complete => domain::Phase::Complete,
-        }
-    }
-}
-
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "domain::status::RequestStatus")]
 pub enum RequestStatus {
     NeededFromYou,
     NeededFromOthers,
@@ -85,68 +44,21 @@ pub enum RequestStatus {
     NoLongerRequired,
 }
 
-impl From<domain::status::RequestStatus> for RequestStatus {
-    fn from(s: domain::status::RequestStatus) -> Self {
-        use domain::status::RequestStatus as S;
-        match s {
-            S::NeededFromYou => RequestStatus::NeededFromYou,
-            S::NeededFromOthers => RequestStatus::NeededFromOthers,
-            S::SubmittedAwaitingReview => RequestStatus::SubmittedAwaitingReview,
-            S::InitialReviewComplete => RequestStatus::InitialReviewComplete,
-            S::Accepted => RequestStatus::Accepted,
-            S::NoLongerRequired => RequestStatus::NoLongerRequired,
-        }
-    }
-}
-
-impl From<RequestStatus> for domain::status::RequestStatus {
-    fn from(s: RequestStatus) -> Self {
-        use domain::status::RequestStatus as S;
-        match s {
-            RequestStatus::NeededFromYou => S::NeededFromYou,
-            RequestStatus::NeededFromOthers => S::NeededFromOthers,
-            RequestStatus::SubmittedAwaitingReview => S::SubmittedAwaitingReview,
-            RequestStatus::InitialReviewComplete => S::InitialReviewComplete,
-            RequestStatus::Accepted => S::Accepted,
-            RequestStatus::NoLongerRequired => S::NoLongerRequired,
-        }
-    }
-}
-
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "domain::case::Adjudication")]
 pub enum Adjudication {
     Granted,
     Denied,
     Pending,
 }
 
-impl From<domain::case::Adjudication> for Adjudication {
-    fn from(a: domain::case::Adjudication) -> Self {
-        match a {
-            domain::case::Adjudication::Granted => Adjudication::Granted,
-            domain::case::Adjudication::Denied => Adjudication::Denied,
-            domain::case::Adjudication::Pending => Adjudication::Pending,
-        }
-    }
-}
-
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "domain::case::ClaimOutcome")]
 pub enum ClaimOutcome {
     Approved,
     Partial,
     Denied,
     Pending,
-}
-
-impl From<domain::case::ClaimOutcome> for ClaimOutcome {
-    fn from(o: domain::case::ClaimOutcome) -> Self {
-        match o {
-            domain::case::ClaimOutcome::Approved => ClaimOutcome::Approved,
-            domain::case::ClaimOutcome::Partial => ClaimOutcome::Partial,
-            domain::case::ClaimOutcome::Denied => ClaimOutcome::Denied,
-            domain::case::ClaimOutcome::Pending => ClaimOutcome::Pending,
-        }
-    }
 }
 
 #[derive(SimpleObject, Clone, Debug)]

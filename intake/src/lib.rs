@@ -739,31 +739,20 @@ impl Intake {
                         self.attach_documents(&env, case, s, DocumentFiling::Evidence)
                             .await?
                     }
-                    Kind::Waiver5103 => {
+                    Kind::Waiver5103 | Kind::Withdrawal => {
+                        // The signed form is filed with the request it makes.
                         self.attach_documents(&env, case, s, DocumentFiling::WithSubmission)
                             .await?;
-                        self.engine
-                            .execute(
-                                &env,
-                                case,
-                                CaseCommand::SubmitWaiver5103 {
-                                    received_at: s.received_at,
-                                },
-                            )
-                            .await?
-                    }
-                    Kind::Withdrawal => {
-                        self.attach_documents(&env, case, s, DocumentFiling::WithSubmission)
-                            .await?;
-                        self.engine
-                            .execute(
-                                &env,
-                                case,
-                                CaseCommand::Withdraw {
-                                    reason: s.reason.clone(),
-                                },
-                            )
-                            .await?
+                        let command = if s.kind == Kind::Waiver5103 {
+                            CaseCommand::SubmitWaiver5103 {
+                                received_at: s.received_at,
+                            }
+                        } else {
+                            CaseCommand::Withdraw {
+                                reason: s.reason.clone(),
+                            }
+                        };
+                        self.engine.execute(&env, case, command).await?
                     }
                     Kind::Contact => {
                         let summary = s

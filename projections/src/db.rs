@@ -260,12 +260,24 @@ impl ReadDb {
         tenant: &TenantId,
         case_id: Uuid,
     ) -> Result<Option<CaseView>, ReadError> {
+        self.document("rm_cases", "case_id", tenant, case_id).await
+    }
+
+    /// One document of the active generation: the `view` of the row of
+    /// `table` whose `key` column is `id`.
+    async fn document<T: serde::de::DeserializeOwned>(
+        &self,
+        table: &str,
+        key: &str,
+        tenant: &TenantId,
+        id: Uuid,
+    ) -> Result<Option<T>, ReadError> {
         let doc: Option<String> = on_db!(self, read, pool, sql => {
             sqlx::query_scalar(&sql(&format!(
-                "SELECT view FROM rm_cases WHERE generation = {ACTIVE} AND tenant_id = $1 AND case_id = $2"
+                "SELECT view FROM {table} WHERE generation = {ACTIVE} AND tenant_id = $1 AND {key} = $2"
             )))
             .bind(tenant.as_str())
-            .bind(case_id)
+            .bind(id)
             .fetch_optional(pool)
             .await?
         });
@@ -321,17 +333,8 @@ impl ReadDb {
         tenant: &TenantId,
         claimant: Uuid,
     ) -> Result<Option<ClaimantView>, ReadError> {
-        let doc: Option<String> = on_db!(self, read, pool, sql => {
-            sqlx::query_scalar(&sql(&format!(
-                "SELECT view FROM rm_claimants WHERE generation = {ACTIVE} AND tenant_id = $1 AND claimant_id = $2"
-            )))
-            .bind(tenant.as_str())
-            .bind(claimant)
-            .fetch_optional(pool)
-            .await?
-        });
-        doc.map(|d| serde_json::from_str(&d).map_err(ReadError::from))
-            .transpose()
+        self.document("rm_claimants", "claimant_id", tenant, claimant)
+            .await
     }
 
     /// Several claimants at once (one query; for batched loading).

@@ -5,7 +5,7 @@
 //! security` (this whole module) and by `make test`.
 
 use crate::api::{seed, CLAIM};
-use crate::socket::{connect, next, send, under_review, ws_raw, Socket, SUBSCRIBE};
+use crate::socket::{connect, next, send, under_review, ws_raw, ws_request, Socket, SUBSCRIBE};
 use app::auth::Role;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -895,17 +895,12 @@ async fn a_client_that_never_reads_is_disconnected() {
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     let stream = socket.connect(addr).await.unwrap();
-    let mut request = format!("ws://{addr}/graphql/ws")
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    let (mut ws, _) =
-        tokio_tungstenite::client_async(request, tokio_tungstenite::MaybeTlsStream::Plain(stream))
-            .await
-            .unwrap();
+    let (mut ws, _) = tokio_tungstenite::client_async(
+        ws_request(addr),
+        tokio_tungstenite::MaybeTlsStream::Plain(stream),
+    )
+    .await
+    .unwrap();
     send(&mut ws, json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {}", s.citizen)}})).await;
     assert_eq!(next(&mut ws).await["type"], "connection_ack");
     let big = "subscription($id: ID!) { claimStatusChanged(caseId: $id) { version contentions { description } } }";

@@ -40,24 +40,7 @@ async fn cli_migrate_demo_verify(backend: Backend) {
     assert_eq!(streams.len(), 4);
     assert_eq!(omnicase(&t.url, &["verify"]).await, ExitCode::SUCCESS);
     let sql = "UPDATE events SET metadata = '{\"actor\":\"mallory\"}' WHERE event_type = 'ClaimSubmitted'";
-    match &t.raw {
-        Raw::Postgres(pg) => {
-            let mut tx = pg.pool().begin().await.unwrap();
-            sqlx::query("ALTER TABLE events DISABLE TRIGGER events_no_update")
-                .execute(&mut *tx)
-                .await
-                .unwrap();
-            sqlx::query(sql).execute(&mut *tx).await.unwrap();
-            tx.commit().await.unwrap();
-        }
-        Raw::Sqlite(lite) => {
-            sqlx::query("DROP TRIGGER events_no_update")
-                .execute(lite.writer())
-                .await
-                .unwrap();
-            sqlx::query(sql).execute(lite.writer()).await.unwrap();
-        }
-    }
+    tamper(&t, sql).await;
     assert_eq!(omnicase(&t.url, &["verify"]).await, ExitCode::from(1));
 }
 both!(cli_migrate_demo_verify);

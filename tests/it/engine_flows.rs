@@ -283,16 +283,7 @@ both!(decision_four_eyes_and_appeals);
 /// Two appeals of the same contention racing: one case opens.
 async fn racing_appeals_open_one_case(backend: Backend) {
     let w = world(backend).await;
-    let claimant = w.claimant("alpha", "123456789").await;
-    let r = w
-        .engine
-        .submit_claim(
-            &env("alpha", "c"),
-            submission(claimant, Channel::Web, "w1", at(1, 9)),
-        )
-        .await
-        .unwrap();
-    let id = CaseId::from_uuid(r.stream_id);
+    let id = w.web_case("alpha", "123456789").await;
     for phase in [Phase::UnderReview, Phase::PreparationForDecision] {
         advance(&w, id, phase).await;
     }
@@ -363,16 +354,7 @@ both!(racing_appeals_open_one_case);
 /// current version; a reused idempotency key with another command is refused.
 async fn version_conflict_and_key_reuse_are_reported(backend: Backend) {
     let w = world(backend).await;
-    let claimant = w.claimant("alpha", "123456789").await;
-    let r = w
-        .engine
-        .submit_claim(
-            &env("alpha", "c"),
-            submission(claimant, Channel::Web, "w1", at(1, 9)),
-        )
-        .await
-        .unwrap();
-    let id = CaseId::from_uuid(r.stream_id);
+    let id = w.web_case("alpha", "123456789").await;
     let team = |t: &str| CaseCommand::RouteToTeam {
         team: TeamCode::parse(t).unwrap(),
     };

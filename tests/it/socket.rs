@@ -12,8 +12,10 @@ use tokio_tungstenite::tungstenite::Message;
 pub(crate) type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// A socket speaking graphql-transport-ws, not yet initialised.
-pub(crate) async fn ws_raw(addr: std::net::SocketAddr) -> Socket {
+/// The upgrade request of a graphql-transport-ws socket.
+pub(crate) fn ws_request(
+    addr: std::net::SocketAddr,
+) -> tokio_tungstenite::tungstenite::handshake::client::Request {
     let mut request = format!("ws://{addr}/graphql/ws")
         .into_client_request()
         .unwrap();
@@ -21,7 +23,15 @@ pub(crate) async fn ws_raw(addr: std::net::SocketAddr) -> Socket {
         "sec-websocket-protocol",
         "graphql-transport-ws".parse().unwrap(),
     );
-    tokio_tungstenite::connect_async(request).await.unwrap().0
+    request
+}
+
+/// A socket speaking graphql-transport-ws, not yet initialised.
+pub(crate) async fn ws_raw(addr: std::net::SocketAddr) -> Socket {
+    tokio_tungstenite::connect_async(ws_request(addr))
+        .await
+        .unwrap()
+        .0
 }
 
 pub(crate) async fn connect(addr: std::net::SocketAddr, token: &str) -> Socket {

@@ -6,16 +6,7 @@ use tests::*;
 
 async fn seeded(backend: Backend) -> (World, CaseId) {
     let w = world(backend).await;
-    let claimant = w.claimant("alpha", "123456789").await;
-    let r = w
-        .engine
-        .submit_claim(
-            &env("alpha", "c"),
-            submission(claimant, Channel::Web, "w1", at(1, 9)),
-        )
-        .await
-        .unwrap();
-    let id = CaseId::from_uuid(r.stream_id);
+    let id = w.web_case("alpha", "123456789").await;
     for to in [Phase::UnderReview, Phase::GatheringOfEvidence] {
         w.engine
             .execute(
@@ -31,39 +22,6 @@ async fn seeded(backend: Backend) -> (World, CaseId) {
             .unwrap();
     }
     (w, id)
-}
-
-/// Runs raw SQL with the append-only triggers out of the way, as someone
-/// with direct database access could.
-async fn tamper(t: &TestLog, sql: &str) {
-    match &t.raw {
-        Raw::Postgres(pg) => {
-            let mut tx = pg.pool().begin().await.unwrap();
-            sqlx::query("ALTER TABLE events DISABLE TRIGGER events_no_update")
-                .execute(&mut *tx)
-                .await
-                .unwrap();
-            sqlx::query(sql).execute(&mut *tx).await.unwrap();
-            sqlx::query("ALTER TABLE events ENABLE TRIGGER events_no_update")
-                .execute(&mut *tx)
-                .await
-                .unwrap();
-            tx.commit().await.unwrap();
-        }
-        Raw::Sqlite(lite) => {
-            let mut tx = lite.writer().begin().await.unwrap();
-            sqlx::query("DROP TRIGGER events_no_update")
-                .execute(&mut *tx)
-                .await
-                .unwrap();
-            sqlx::query("DROP TRIGGER events_no_delete")
-                .execute(&mut *tx)
-                .await
-                .unwrap();
-            sqlx::query(sql).execute(&mut *tx).await.unwrap();
-            tx.commit().await.unwrap();
-        }
-    }
 }
 
 fn problems(report: &store::VerifyReport) -> Vec<(u64, TamperKind)> {
