@@ -5,10 +5,15 @@ use services::cli::Cli;
 use std::process::ExitCode;
 use tests::*;
 
-async fn omnicase(url: &str, args: &[&str]) -> ExitCode {
+/// `omnicase --database-url URL --tenant demo ARGS…`, its error kept.
+async fn run(url: &str, args: &[&str]) -> Result<ExitCode, services::cli::CliError> {
     let mut argv = vec!["omnicase", "--database-url", url, "--tenant", "demo"];
     argv.extend_from_slice(args);
-    Cli::try_parse_from(argv).unwrap().run().await.unwrap()
+    Cli::try_parse_from(argv).unwrap().run().await
+}
+
+async fn omnicase(url: &str, args: &[&str]) -> ExitCode {
+    run(url, args).await.unwrap()
 }
 
 fn fixtures() -> String {
@@ -60,16 +65,7 @@ async fn cli_submit_files_through_the_intake(backend: Backend) {
     let refused =
         std::env::temp_dir().join(format!("omnicase-refused-{}.json", uuid::Uuid::new_v4()));
     std::fs::write(&refused, serde_json::to_vec(&doc).unwrap()).unwrap();
-    let argv = [
-        "omnicase",
-        "--database-url",
-        &t.url,
-        "--tenant",
-        "demo",
-        "submit",
-        refused.to_str().unwrap(),
-    ];
-    let outcome = Cli::try_parse_from(argv).unwrap().run().await;
+    let outcome = run(&t.url, &["submit", refused.to_str().unwrap()]).await;
     let _ = std::fs::remove_file(&refused);
     assert_eq!(
         outcome.err().map(|e| e.code()),
@@ -146,15 +142,7 @@ async fn cli_rebuild(backend: Backend) {
     let mut holder = pg.pool().acquire().await.unwrap().detach();
     let key = "SELECT pg_advisory_lock(hashtextextended('omnicase.rebuild', 0))";
     sqlx::query(key).execute(&mut holder).await.unwrap();
-    let argv = [
-        "omnicase",
-        "--database-url",
-        &t.url,
-        "--tenant",
-        "demo",
-        "rebuild",
-    ];
-    let refused = Cli::try_parse_from(argv).unwrap().run().await;
+    let refused = run(&t.url, &["rebuild"]).await;
     match refused {
         Err(e) => assert_eq!(e.code().as_str(), "REBUILD_IN_PROGRESS", "{e}"),
         Ok(code) => panic!("a second rebuild ran: {code:?}"),
