@@ -52,30 +52,26 @@ pub async fn empty_postgres_database(name: &str) -> String {
 /// A fresh, migrated log: its own PostgreSQL database, or its own SQLite file.
 pub async fn fresh_log(backend: Backend) -> TestLog {
     let name = format!("omnicase_t_{}", uuid::Uuid::new_v4().simple());
-    match backend {
+    let (url, raw) = match backend {
         Backend::Sqlite => {
             let dir = std::env::temp_dir().join("omnicase-tests");
             std::fs::create_dir_all(&dir).unwrap();
             let url = format!("sqlite://{}", dir.join(format!("{name}.db")).display());
             let log = SqliteLog::connect(&url).await.unwrap();
-            log.migrate().await.unwrap();
-            TestLog {
-                log: Arc::new(log.clone()),
-                raw: Raw::Sqlite(log),
-                url,
-            }
+            (url, Raw::Sqlite(log))
         }
         Backend::Postgres => {
             let url = empty_postgres_database(&name).await;
             let log = PgLog::connect(&url).await.unwrap();
-            log.migrate().await.unwrap();
-            TestLog {
-                log: Arc::new(log.clone()),
-                raw: Raw::Postgres(log),
-                url,
-            }
+            (url, Raw::Postgres(log))
         }
-    }
+    };
+    let log: Arc<dyn EventLog> = match &raw {
+        Raw::Sqlite(log) => Arc::new(log.clone()),
+        Raw::Postgres(log) => Arc::new(log.clone()),
+    };
+    log.migrate().await.unwrap();
+    TestLog { log, raw, url }
 }
 
 pub fn tenant(name: &str) -> TenantId {
@@ -150,6 +146,11 @@ pub fn pii(file_number: &str) -> ClaimantPii {
 impl World {
     /// Registers a claimant and files a web claim for them; the case id.
     pub async fn web_case(&self, tenant_name: &str, file_number: &str) -> CaseId {
+        self.web_claim(tenant_name, file_number).await.1
+    }
+
+    /// Registers a claimant and files a web claim for them: who and the case.
+    pub async fn web_claim(&self, tenant_name: &str, file_number: &str) -> (ClaimantId, CaseId) {
         let claimant = self.claimant(tenant_name, file_number).await;
         let r = self
             .engine
@@ -159,7 +160,23 @@ impl World {
             )
             .await
             .unwrap();
-        CaseId::from_uuid(r.stream_id)
+        (claimant, CaseId::from_uuid(r.stream_id))
+    }
+
+    /// A caseworker of `alpha` moves the case to `to`.
+    pub async fn advance(&self, id: CaseId, to: Phase) {
+        self.engine
+            .execute(
+                &env("alpha", "caseworker-1"),
+                id,
+                CaseCommand::ChangePhase {
+                    to,
+                    reason: None,
+                    estimate: None,
+                },
+            )
+            .await
+            .unwrap();
     }
 
     pub async fn claimant(&self, tenant_name: &str, file_number: &str) -> ClaimantId {

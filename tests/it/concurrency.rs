@@ -19,16 +19,7 @@ fn contact(n: u128) -> CaseCommand {
 }
 
 async fn open_case(w: &World) -> CaseId {
-    let claimant = w.claimant("alpha", "123456789").await;
-    let r = w
-        .engine
-        .submit_claim(
-            &env("alpha", "citizen-1"),
-            submission(claimant, Channel::Web, "web-1", at(2, 10)),
-        )
-        .await
-        .unwrap();
-    CaseId::from_uuid(r.stream_id)
+    w.web_case("alpha", "123456789").await
 }
 
 /// 50 concurrent writers on one case: every command lands, no update is

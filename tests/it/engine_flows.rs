@@ -131,43 +131,19 @@ async fn withdrawal_releases_the_open_claim(backend: Backend) {
 }
 both!(withdrawal_releases_the_open_claim);
 
-async fn advance(w: &World, id: CaseId, to: Phase) {
-    w.engine
-        .execute(
-            &env("alpha", "caseworker-1"),
-            id,
-            CaseCommand::ChangePhase {
-                to,
-                reason: None,
-                estimate: None,
-            },
-        )
-        .await
-        .unwrap();
-}
-
 /// Decision with four eyes, letter mailed, appeal opened as a linked case;
 /// a second appeal of the same contention is refused while the first is
 /// active and accepted after it is withdrawn.
 async fn decision_four_eyes_and_appeals(backend: Backend) {
     let w = world(backend).await;
-    let claimant = w.claimant("alpha", "123456789").await;
-    let r = w
-        .engine
-        .submit_claim(
-            &env("alpha", "c"),
-            submission(claimant, Channel::Web, "w1", at(1, 9)),
-        )
-        .await
-        .unwrap();
-    let id = CaseId::from_uuid(r.stream_id);
+    let (claimant, id) = w.web_claim("alpha", "123456789").await;
     for phase in [
         Phase::UnderReview,
         Phase::GatheringOfEvidence,
         Phase::ReviewOfEvidence,
         Phase::PreparationForDecision,
     ] {
-        advance(&w, id, phase).await;
+        w.advance(id, phase).await;
     }
     let (case, _) = w.engine.load_case(&tenant("alpha"), id).await.unwrap();
     let contentions: Vec<ContentionId> = case
@@ -285,7 +261,7 @@ async fn racing_appeals_open_one_case(backend: Backend) {
     let w = world(backend).await;
     let id = w.web_case("alpha", "123456789").await;
     for phase in [Phase::UnderReview, Phase::PreparationForDecision] {
-        advance(&w, id, phase).await;
+        w.advance(id, phase).await;
     }
     let (case, _) = w.engine.load_case(&tenant("alpha"), id).await.unwrap();
     let cs: Vec<ContentionId> = case
@@ -453,14 +429,7 @@ both!(lookups_and_configuration_refusals);
 /// name the claimant by id.
 async fn case_events_carry_no_personal_data(backend: Backend) {
     let w = world(backend).await;
-    let claimant = w.claimant("alpha", "123456789").await;
-    w.engine
-        .submit_claim(
-            &env("alpha", "c"),
-            submission(claimant, Channel::Web, "w1", at(1, 9)),
-        )
-        .await
-        .unwrap();
+    w.web_case("alpha", "123456789").await;
     let feed = w.t.all_events().await;
     // Text values only: ids, hashes and sub-second timestamps may contain
     // "6789" by chance.

@@ -77,7 +77,7 @@ fn a_plan_is_realistic_and_meets_the_contracts() {
     for doc in &p.submissions {
         let sub = contract
             .submission(&serde_json::to_vec(doc).unwrap())
-            .unwrap_or_else(|e| panic!("{e}: {doc}"));
+            .unwrap_or_else(|e| panic!("{e}: {}", doc.external_id));
         assert!(external_ids.insert(sub.external_id.to_string()));
         assert!((1..=4).contains(&sub.contentions.len()));
         assert!(benefits.contains(&sub.benefit.unwrap().as_str()));
@@ -91,18 +91,17 @@ fn a_plan_is_realistic_and_meets_the_contracts() {
     let mut ids = HashSet::new();
     let mut bad = BTreeMap::new();
     for batch in &p.batches {
-        let docs = batch["documents"].as_array().unwrap();
+        let docs = &batch.documents;
         assert!(!docs.is_empty() && docs.len() <= 500);
         for d in docs {
-            assert!(ids.insert(d["documentId"].as_str().unwrap().to_owned()));
-            let kind = if d["pageCount"] == 0 {
+            assert!(ids.insert(d.document_id.clone()));
+            let kind = if d.page_count == 0 {
                 "EMPTY_FILE"
-            } else if !d["checksum"].as_str().unwrap().starts_with("sha256:") {
+            } else if !d.checksum.starts_with("sha256:") {
                 "BAD_CHECKSUM"
-            } else if d.get("storageRef").is_none() {
+            } else if d.storage_ref.is_none() {
                 "MISSING_FIELD"
-            } else if !intake::DEFAULT_DOCUMENT_TYPES.contains(&d["documentType"].as_str().unwrap())
-            {
+            } else if !intake::DEFAULT_DOCUMENT_TYPES.contains(&d.document_type.as_str()) {
                 "UNKNOWN_DOCUMENT_TYPE"
             } else {
                 continue;
@@ -111,6 +110,27 @@ fn a_plan_is_realistic_and_meets_the_contracts() {
         }
     }
     assert_eq!(ids.len(), s.mail_documents);
+    // Every manifest meets the mail-batch contract; the bad documents are
+    // refused one by one, never the batch.
+    let registry = intake::Registry::default();
+    let mut refused = 0;
+    for batch in &p.batches {
+        let manifest = intake::mail::decode_manifest(
+            &contract,
+            &registry,
+            &tenant("demo"),
+            &domain::ActorId::parse(batch.scanned_by).unwrap(),
+            &serde_json::to_vec(batch).unwrap(),
+        )
+        .unwrap_or_else(|e| panic!("{e}: {}", batch.batch_id));
+        assert_eq!(manifest.documents.len(), batch.documents.len());
+        refused += manifest
+            .documents
+            .iter()
+            .filter(|d| d.submission.is_err())
+            .count();
+    }
+    assert_eq!(refused, s.bad_documents, "exactly the bad documents");
     assert_eq!(
         bad.keys().copied().collect::<Vec<_>>(),
         [
@@ -201,19 +221,16 @@ async fn generated_data_loads_and_reloads_idempotently(backend: Backend) {
     assert!(cross_channel >= 1);
     // Nothing was refused: every planned submission and claim form is on a case.
     for doc in &p.submissions {
-        assert!(entries.contains(doc["externalId"].as_str().unwrap()));
+        assert!(entries.contains(&doc.external_id));
     }
     let claim_forms = p
         .batches
         .iter()
         .flat_map(|b| {
-            let batch = b["batchId"].as_str().unwrap().to_owned();
-            b["documents"]
-                .as_array()
-                .unwrap()
+            b.documents
                 .iter()
-                .filter(|d| d["documentType"] == "CLAIM_FORM")
-                .map(move |d| format!("{batch}/{}", d["documentId"].as_str().unwrap()))
+                .filter(|d| d.document_type == "CLAIM_FORM")
+                .map(move |d| format!("{}/{}", b.batch_id, d.document_id))
         })
         .collect::<Vec<_>>();
     assert_eq!(claim_forms.len(), p.stats.claim_forms);
@@ -237,10 +254,10 @@ async fn generated_data_loads_and_reloads_idempotently(backend: Backend) {
     for batch in &p.batches {
         let docs = app
             .read
-            .intake_batch(&demo, "MAIL_SCAN", batch["batchId"].as_str().unwrap())
+            .intake_batch(&demo, "MAIL_SCAN", &batch.batch_id)
             .await
             .unwrap();
-        assert_eq!(docs.len(), batch["documents"].as_array().unwrap().len());
+        assert_eq!(docs.len(), batch.documents.len());
         for d in docs {
             if d.status == "REJECTED" {
                 codes.insert(d.error_code.clone().unwrap());

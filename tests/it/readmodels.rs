@@ -73,18 +73,7 @@ pub(crate) async fn busy_history(w: &World) -> Vec<CaseId> {
                 .await
                 .unwrap();
         }
-        w.engine
-            .execute(
-                &env("alpha", "cw"),
-                id,
-                CaseCommand::ChangePhase {
-                    to: Phase::GatheringOfEvidence,
-                    reason: None,
-                    estimate: None,
-                },
-            )
-            .await
-            .unwrap();
+        w.advance(id, Phase::GatheringOfEvidence).await;
         cases.push(id);
     }
     cases

@@ -81,16 +81,7 @@ both!(store_queries_never_cross_tenants);
 
 async fn engine_commands_never_cross_tenants(backend: Backend) {
     let w = world(backend).await;
-    let claimant = w.claimant("alpha", "123456789").await;
-    let r = w
-        .engine
-        .submit_claim(
-            &env("alpha", "c"),
-            submission(claimant, Channel::Web, "w1", at(1, 9)),
-        )
-        .await
-        .unwrap();
-    let case = CaseId::from_uuid(r.stream_id);
+    let (claimant, case) = w.web_claim("alpha", "123456789").await;
 
     let beta = env("beta", "agent");
     let err = w

@@ -8,18 +8,7 @@ async fn seeded(backend: Backend) -> (World, CaseId) {
     let w = world(backend).await;
     let id = w.web_case("alpha", "123456789").await;
     for to in [Phase::UnderReview, Phase::GatheringOfEvidence] {
-        w.engine
-            .execute(
-                &env("alpha", "cw"),
-                id,
-                CaseCommand::ChangePhase {
-                    to,
-                    reason: None,
-                    estimate: None,
-                },
-            )
-            .await
-            .unwrap();
+        w.advance(id, to).await;
     }
     (w, id)
 }

@@ -8,6 +8,9 @@
 //! batch manifests (v1) with claim forms, evidence for existing claimants,
 //! a few bad documents and a few letters from nobody we know.
 //!
+//! The documents are typed ([`documents`]): what the load files is what
+//! the plan says, with nothing read back by key.
+//!
 //! [`load`] files a plan through the ordinary paths (engine registration,
 //! [`intake::Intake::submit`], [`intake::Intake::ingest_batch`]). Every key
 //! is derived from the plan, so loading it again appends nothing.
@@ -15,15 +18,17 @@
 //! Dates are spread over the 120 days before a fixed [`anchor`] (not the
 //! clock), so a plan does not change from one day to the next.
 
-use crate::server::Instance;
-use chrono::{DateTime, Days, Duration, NaiveDate, SecondsFormat, Utc};
-use domain::{ActorId, Channel, ClaimantId, FileNumber, IdentityNumber, TenantId, Text};
-use engine::{EngineError, Envelope};
-use intake::{Caller, CallerKind, Filed};
+mod documents;
+mod load;
+
+pub use documents::{ClaimantRef, Kind, MailBatch, MailDocument, Submission, SubmittedBy, Upload};
+pub use load::{load, LoadError, LoadReport};
+
+use chrono::{DateTime, Days, Duration, NaiveDate, Utc};
+use domain::{FileNumber, IdentityNumber, Text};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
-use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// The seed `omnicase seed` uses unless told otherwise.
@@ -130,9 +135,9 @@ pub struct Plan {
     /// Registered first (their ids are assigned by the engine).
     pub claimants: Vec<Person>,
     /// Channel submissions v1 (WEB, IN_PERSON, CALL_CENTER), oldest first.
-    pub submissions: Vec<Value>,
+    pub submissions: Vec<Submission>,
     /// Mail-scan batch manifests v1, one or more per scanning day, in order.
-    pub batches: Vec<Value>,
+    pub batches: Vec<MailBatch>,
     pub stats: Stats,
 }
 
@@ -344,10 +349,6 @@ impl Gen {
     }
 }
 
-fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
 fn midnight(day: NaiveDate) -> DateTime<Utc> {
     day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()
 }
@@ -410,11 +411,16 @@ fn person(seed: u64, index: usize, taken: &mut HashSet<String>) -> Person {
 // ---------------------------------------------------------------------------
 // Claims
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Via {
+/// The channel a claim arrives through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum Via {
+    #[serde(rename = "WEB")]
     Web,
+    #[serde(rename = "MAIL_SCAN")]
     Mail,
+    #[serde(rename = "IN_PERSON")]
     Counter,
+    #[serde(rename = "CALL_CENTER")]
     Call,
 }
 
@@ -579,46 +585,6 @@ fn tag(options: &Options) -> String {
     format!("s{}-{}-{}", options.seed, options.claimants, options.claims)
 }
 
-/// How a submission names the claimant.
-fn by_file_number(p: &Person) -> Value {
-    json!({ "fileNumber": p.file_number })
-}
-
-fn by_identity(p: &Person) -> Value {
-    json!({
-        "familyName": p.family_name,
-        "birthDate": p.birth_date.to_string(),
-        "givenName": p.given_name,
-        "postcode": p.postcode,
-    })
-}
-
-fn full_identity(p: &Person) -> Value {
-    json!({
-        "fileNumber": p.file_number,
-        "givenName": p.given_name,
-        "familyName": p.family_name,
-        "birthDate": p.birth_date.to_string(),
-        "postcode": p.postcode,
-        "addressLines": p.address_lines,
-    })
-}
-
-fn upload(g: &mut Gen, id: String, bucket: &str) -> Value {
-    let (document_type, pages) = match g.below(3) {
-        0 => ("DD214", g.between(1, 2)),
-        1 => ("MEDICAL_RECORD", g.between(2, 40)),
-        _ => ("SERVICE_RECORD", g.between(3, 25)),
-    };
-    json!({
-        "documentId": id,
-        "documentType": document_type,
-        "pageCount": pages,
-        "checksum": g.sha256(),
-        "storageRef": format!("s3://{bucket}/{id}.pdf"),
-    })
-}
-
 /// A channel submission for a claim arriving through the portal, the
 /// counter or the phone.
 #[allow(clippy::too_many_arguments)]
@@ -632,7 +598,7 @@ fn direct_submission(
     p: &Person,
     unique_identity: bool,
     claim: &Claim,
-) -> Value {
+) -> Submission {
     let suffix = if arrival == 0 {
         format!("{index:06}")
     } else {
@@ -641,51 +607,52 @@ fn direct_submission(
     let (external_id, submitted_by, claimant, bucket) = match via {
         Via::Web => (
             format!("portal-{tag}-{suffix}"),
-            json!({ "kind": "CLAIMANT" }),
-            by_file_number(p),
+            SubmittedBy::Claimant,
+            ClaimantRef::by_file_number(p),
             "omnicase-portal",
         ),
         Via::Counter => (
             format!("counter-{tag}-{suffix}"),
-            json!({ "kind": "STAFF", "actor": g.pick(COUNTER_CLERKS) }),
-            full_identity(p),
+            SubmittedBy::Staff {
+                actor: (*g.pick(COUNTER_CLERKS)).to_owned(),
+            },
+            ClaimantRef::full_identity(p),
             "omnicase-counter",
         ),
         _ => (
             format!("call-{tag}-{suffix}"),
-            json!({ "kind": "STAFF", "actor": format!("agent-{:03}", 1 + g.below(40)) }),
+            SubmittedBy::Staff {
+                actor: format!("agent-{:03}", 1 + g.below(40)),
+            },
             // Callers often do not have their file number at hand.
             if unique_identity && g.percent(30) {
-                by_identity(p)
+                ClaimantRef::by_identity(p)
             } else {
-                by_file_number(p)
+                ClaimantRef::by_file_number(p)
             },
             "",
         ),
     };
-    let mut doc = json!({
-        "schemaVersion": 1,
-        "channel": via.code(),
-        "externalId": external_id,
-        "receivedAt": rfc3339(received),
-        "submittedBy": submitted_by,
-        "claimant": claimant,
-        "kind": "NEW_CLAIM",
-        "benefitType": claim.benefit,
-        "contentions": claim.contentions,
-    });
     let uploads = match via {
         Via::Web if g.percent(30) => 1 + g.below(2),
         Via::Counter if g.percent(40) => 1,
         _ => 0,
     };
-    if uploads > 0 {
-        let docs: Vec<Value> = (0..uploads)
-            .map(|k| upload(g, format!("{external_id}-doc{}", k + 1), bucket))
-            .collect();
-        doc["documents"] = Value::Array(docs);
+    let documents = (0..uploads)
+        .map(|k| Upload::new(g, format!("{external_id}-doc{}", k + 1), bucket))
+        .collect();
+    Submission {
+        schema_version: 1,
+        channel: via,
+        external_id,
+        received_at: received,
+        submitted_by,
+        claimant,
+        kind: Kind::NewClaim,
+        benefit_type: claim.benefit.clone(),
+        contentions: claim.contentions.clone(),
+        documents,
     }
-    doc
 }
 
 /// One scanned letter before it gets its document id.
@@ -696,13 +663,13 @@ struct Letter {
     pages: i64,
     checksum: String,
     has_storage_ref: bool,
-    ocr: Value,
+    ocr: ClaimantRef,
     benefit: Option<String>,
     contentions: Vec<String>,
 }
 
 impl Letter {
-    fn new(g: &mut Gen, received: NaiveDate, document_type: &str, ocr: Value) -> Letter {
+    fn new(g: &mut Gen, received: NaiveDate, document_type: &str, ocr: ClaimantRef) -> Letter {
         let pages = match document_type {
             "CLAIM_FORM" => g.between(4, 12),
             "CORRESPONDENCE" => g.between(1, 3),
@@ -711,8 +678,8 @@ impl Letter {
         };
         // Scanned one to three days after it arrived, during the working day.
         let scanned = midnight(received)
-            + Duration::days(g.between(1, 3))
-            + Duration::seconds(g.between(8 * 3600, 17 * 3600));
+            + chrono::Duration::days(g.between(1, 3))
+            + chrono::Duration::seconds(g.between(8 * 3600, 17 * 3600));
         Letter {
             received,
             scanned,
@@ -726,48 +693,41 @@ impl Letter {
         }
     }
 
-    fn entry(&self, document_id: &str) -> Value {
-        let mut e = Map::new();
-        e.insert("documentId".into(), json!(document_id));
-        e.insert("receivedAt".into(), json!(rfc3339(midnight(self.received))));
-        e.insert("scannedAt".into(), json!(rfc3339(self.scanned)));
-        e.insert("documentType".into(), json!(self.document_type));
-        e.insert("pageCount".into(), json!(self.pages));
-        e.insert("checksum".into(), json!(self.checksum));
-        if self.has_storage_ref {
-            e.insert(
-                "storageRef".into(),
-                json!(format!(
+    fn document(&self, document_id: &str) -> MailDocument {
+        MailDocument {
+            document_id: document_id.to_owned(),
+            received_at: midnight(self.received),
+            scanned_at: self.scanned,
+            document_type: self.document_type.clone(),
+            page_count: self.pages,
+            checksum: self.checksum.clone(),
+            storage_ref: self.has_storage_ref.then(|| {
+                format!(
                     "s3://omnicase-scans/{}/{document_id}.pdf",
                     self.scanned.date_naive()
-                )),
-            );
+                )
+            }),
+            benefit_type: self.benefit.clone(),
+            contentions: self.contentions.clone(),
+            ocr: self.ocr.clone(),
         }
-        if let Some(b) = &self.benefit {
-            e.insert("benefitType".into(), json!(b));
-        }
-        if !self.contentions.is_empty() {
-            e.insert("contentions".into(), json!(self.contentions));
-        }
-        e.insert("ocr".into(), self.ocr.clone());
-        Value::Object(e)
     }
 }
 
 /// What OCR read off a letter from a known claimant.
-fn ocr_of(g: &mut Gen, p: &Person, unique_identity: bool) -> Value {
+fn ocr_of(g: &mut Gen, p: &Person, unique_identity: bool) -> ClaimantRef {
     if unique_identity && g.percent(15) {
         // No file number on the letter: name and birth date only.
-        let mut ocr = json!({ "familyName": p.family_name, "birthDate": p.birth_date.to_string() });
-        if g.percent(60) {
-            ocr["givenName"] = json!(p.given_name);
-        }
-        return ocr;
+        return ClaimantRef {
+            family_name: Some(p.family_name.clone()),
+            birth_date: Some(p.birth_date),
+            given_name: g.percent(60).then(|| p.given_name.clone()),
+            ..ClaimantRef::default()
+        };
     }
-    if g.percent(50) {
-        json!({ "fileNumber": p.file_number, "familyName": p.family_name })
-    } else {
-        json!({ "fileNumber": p.file_number })
+    ClaimantRef {
+        family_name: g.percent(50).then(|| p.family_name.clone()),
+        ..ClaimantRef::by_file_number(p)
     }
 }
 
@@ -776,13 +736,16 @@ fn ocr_of_nobody(
     g: &mut Gen,
     taken_numbers: &HashSet<String>,
     identities: &HashMap<(String, NaiveDate), usize>,
-) -> Value {
+) -> ClaimantRef {
     match g.below(3) {
         0 => loop {
             let number = format!("{}{}", 1 + g.below(9), g.digits(8));
             if !taken_numbers.contains(&number) && !RESERVED_FILE_NUMBERS.contains(&number.as_str())
             {
-                break json!({ "fileNumber": number });
+                break ClaimantRef {
+                    file_number: Some(number),
+                    ..ClaimantRef::default()
+                };
             }
         },
         1 => loop {
@@ -792,11 +755,20 @@ fn ocr_of_nobody(
                 .checked_add_days(Days::new(g.between(0, 30_000) as u64))
                 .unwrap_or_default();
             if !identities.contains_key(&(family.to_lowercase(), birth)) {
-                break json!({ "familyName": family, "birthDate": birth.to_string(), "givenName": g.pick(GIVEN_NAMES) });
+                break ClaimantRef {
+                    family_name: Some(family),
+                    birth_date: Some(birth),
+                    given_name: Some((*g.pick(GIVEN_NAMES)).to_owned()),
+                    ..ClaimantRef::default()
+                };
             }
         },
         // Smudged: a name and nothing to tell who it is.
-        _ => json!({ "givenName": g.pick(GIVEN_NAMES), "familyName": g.pick(FAMILY_NAMES) }),
+        _ => ClaimantRef {
+            given_name: Some((*g.pick(GIVEN_NAMES)).to_owned()),
+            family_name: Some((*g.pick(FAMILY_NAMES)).to_owned()),
+            ..ClaimantRef::default()
+        },
     }
 }
 
@@ -842,7 +814,7 @@ pub fn plan_with(options: &Options) -> Plan {
     };
 
     let mut g = Gen::new(options.seed, MAIL, 0);
-    let mut submissions: Vec<(DateTime<Utc>, String, Value)> = Vec::new();
+    let mut submissions: Vec<Submission> = Vec::new();
     let mut letters: Vec<Letter> = Vec::new();
     for (index, claim) in claims.iter().enumerate() {
         let Some(p) = people.get(claim.claimant) else {
@@ -877,8 +849,7 @@ pub fn plan_with(options: &Options) -> Plan {
                     unique(p),
                     claim,
                 );
-                let id = doc["externalId"].as_str().unwrap_or_default().to_owned();
-                submissions.push((*received, id, doc));
+                submissions.push(doc);
             }
         }
     }
@@ -962,7 +933,12 @@ pub fn plan_with(options: &Options) -> Plan {
         };
         let received = some_time_before(&mut g, anchor, 4, 120).date_naive();
         let document_type = *g.weighted(EVIDENCE_TYPES);
-        let mut letter = Letter::new(&mut g, received, document_type, by_file_number(p));
+        let mut letter = Letter::new(
+            &mut g,
+            received,
+            document_type,
+            ClaimantRef::by_file_number(p),
+        );
         match k % 4 {
             0 => letter.pages = 0,
             1 => letter.checksum = format!("md5:{}", g.hex(32)),
@@ -988,238 +964,37 @@ pub fn plan_with(options: &Options) -> Plan {
     // Batches: each scanning day's mail, at most 500 letters a batch.
     let mut sorted: Vec<(usize, Letter)> = letters.into_iter().enumerate().collect();
     sorted.sort_by(|(i, a), (j, b)| a.scanned.cmp(&b.scanned).then(i.cmp(j)));
-    let mut days: BTreeMap<NaiveDate, Vec<Value>> = BTreeMap::new();
+    let mut days: BTreeMap<NaiveDate, Vec<MailDocument>> = BTreeMap::new();
     for (n, (_, letter)) in sorted.iter().enumerate() {
         let id = format!("scan-{tag}-{:07}", n + 1);
         days.entry(letter.scanned.date_naive())
             .or_default()
-            .push(letter.entry(&id));
+            .push(letter.document(&id));
     }
     let mut batches = Vec::new();
     for (day, entries) in days {
         for (k, chunk) in entries.chunks(500).enumerate() {
-            batches.push(json!({
-                "schemaVersion": 1,
-                "batchId": format!("mail-{tag}-{}-{}", day.format("%Y%m%d"), k + 1),
-                "scannedBy": g.pick(MAILROOMS),
-                "documents": chunk,
-            }));
+            batches.push(MailBatch {
+                schema_version: 1,
+                batch_id: format!("mail-{tag}-{}-{}", day.format("%Y%m%d"), k + 1),
+                scanned_by: g.pick::<&str>(MAILROOMS),
+                documents: chunk.to_vec(),
+            });
         }
     }
     stats.batches = batches.len();
 
-    submissions.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    submissions.sort_by(|a, b| {
+        a.received_at
+            .cmp(&b.received_at)
+            .then_with(|| a.external_id.cmp(&b.external_id))
+    });
     stats.submissions = submissions.len();
     Plan {
         seed: options.seed,
         claimants: people,
-        submissions: submissions.into_iter().map(|(_, _, d)| d).collect(),
+        submissions,
         batches,
         stats,
     }
-}
-
-// ---------------------------------------------------------------------------
-// Loading
-
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    #[error(transparent)]
-    Engine(#[from] EngineError),
-    #[error(transparent)]
-    Read(#[from] projections::ReadError),
-    #[error("{0}")]
-    Intake(#[from] intake::IntakeError),
-    #[error("{0}")]
-    Input(#[from] domain::ParseError),
-    #[error("{0}")]
-    Json(#[from] serde_json::Error),
-}
-
-impl LoadError {
-    pub fn code(&self) -> domain::ErrorCode {
-        match self {
-            LoadError::Engine(e) => e.code(),
-            LoadError::Read(e) => e.code(),
-            LoadError::Intake(e) => e.code,
-            LoadError::Input(_) => domain::ParseError::CODE,
-            LoadError::Json(_) => domain::ErrorCode::Internal,
-        }
-    }
-}
-
-/// What a load did. Counts of outcomes cover this run; `cases` and the
-/// document counts describe where the plan's data is (the same on a re-run).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LoadReport {
-    pub claimants: usize,
-    /// … of which registered by this run (the rest were there already).
-    pub claimants_registered: usize,
-    /// Distinct cases the plan's submissions and letters are on.
-    pub cases: usize,
-    pub submissions: usize,
-    /// Submissions that opened a case in this run.
-    pub created: usize,
-    /// Submissions that joined an open case in this run.
-    pub attached_as_duplicate: usize,
-    /// Submissions already filed before this run.
-    pub replayed: usize,
-    /// Submissions refused, by code (a generated plan has none).
-    pub refused: BTreeMap<String, usize>,
-    pub batches: usize,
-    pub documents_attached: usize,
-    pub documents_unidentified: usize,
-    pub documents_rejected: usize,
-}
-
-fn caller(tenant: &TenantId, actor: ActorId, kind: CallerKind) -> Caller {
-    Caller::new(tenant.clone(), actor, kind)
-}
-
-/// Store trouble aborts a load; anything else is a refusal to report.
-fn fatal(e: &intake::IntakeError) -> bool {
-    matches!(
-        e.code,
-        domain::ErrorCode::StoreUnavailable
-            | domain::ErrorCode::Internal
-            | domain::ErrorCode::UnknownTenant
-    )
-}
-
-/// Files `plan` for `tenant`: registers the claimants, files the direct
-/// submissions, brings the read models up to date (mail is matched through
-/// them) and ingests the batches. `progress(done, total)` counts
-/// claimants, submissions and mail documents.
-pub async fn load(
-    app: &Instance,
-    tenant: &TenantId,
-    plan: &Plan,
-    mut progress: impl FnMut(usize, usize),
-) -> Result<LoadReport, LoadError> {
-    let settle = std::time::Duration::from_secs(60);
-    let mail: usize = plan
-        .batches
-        .iter()
-        .map(|b| b["documents"].as_array().map_or(0, Vec::len))
-        .sum();
-    let total = plan.claimants.len() + plan.submissions.len() + mail;
-    let mut done = 0;
-    let mut report = LoadReport {
-        claimants: plan.claimants.len(),
-        submissions: plan.submissions.len(),
-        batches: plan.batches.len(),
-        ..LoadReport::default()
-    };
-    let mut cases: HashSet<uuid::Uuid> = HashSet::new();
-
-    // 1. Claimants, registered by the agency (their ids are the engine's).
-    let registrar =
-        Envelope::new(tenant.clone(), ActorId::parse("synthetic-data")?).channel(Channel::InPerson);
-    let mut ids: HashMap<&str, ClaimantId> = HashMap::with_capacity(plan.claimants.len());
-    for p in &plan.claimants {
-        let pii = p.pii()?;
-        let id = match app.engine.find_claimant(tenant, &pii.file_number).await? {
-            Some(id) => id,
-            None => match app.engine.register_claimant(&registrar, pii).await {
-                Ok(r) => {
-                    report.claimants_registered += 1;
-                    ClaimantId::from_uuid(r.stream_id)
-                }
-                Err(EngineError::ClaimantAlreadyRegistered { existing }) => existing,
-                Err(e) => return Err(e.into()),
-            },
-        };
-        ids.insert(p.file_number.as_str(), id);
-        done += 1;
-        progress(done, total);
-    }
-    // Callers identified by name are matched through the read models.
-    app.projector.settle(settle).await?;
-
-    // 2. Portal, counter and phone submissions.
-    for doc in &plan.submissions {
-        let channel = doc["channel"].as_str().unwrap_or_default();
-        let submitter = doc["submittedBy"]["actor"].as_str().unwrap_or("citizen");
-        let who = match channel {
-            "WEB" => {
-                let file_number = doc["claimant"]["fileNumber"].as_str().unwrap_or_default();
-                let id = match ids.get(file_number) {
-                    Some(id) => *id,
-                    None => app
-                        .engine
-                        .find_claimant(tenant, &FileNumber::parse(file_number)?)
-                        .await?
-                        .ok_or_else(|| {
-                            intake::IntakeError::new(
-                                domain::ErrorCode::UnknownClaimant,
-                                "not registered",
-                            )
-                        })?,
-                };
-                caller(
-                    tenant,
-                    ActorId::parse(&format!("citizen-{id}"))?,
-                    CallerKind::Citizen(id),
-                )
-            }
-            _ => caller(tenant, ActorId::parse(submitter)?, CallerKind::Staff),
-        };
-        match app.intake.submit(&who, &serde_json::to_vec(doc)?).await {
-            Ok(Filed::Case {
-                case_id,
-                outcome,
-                replayed,
-                ..
-            }) => {
-                cases.insert(case_id);
-                match (replayed, outcome) {
-                    (true, _) => report.replayed += 1,
-                    (false, engine::Outcome::Created) => report.created += 1,
-                    (false, engine::Outcome::AttachedAsDuplicate) => {
-                        report.attached_as_duplicate += 1
-                    }
-                    (false, _) => {}
-                }
-            }
-            Ok(Filed::Unidentified { reason }) => {
-                *report
-                    .refused
-                    .entry(reason.as_str().to_owned())
-                    .or_default() += 1
-            }
-            Err(e) if fatal(&e) => return Err(e.into()),
-            Err(e) => {
-                *report
-                    .refused
-                    .entry(e.code.as_str().to_owned())
-                    .or_default() += 1
-            }
-        }
-        done += 1;
-        progress(done, total);
-    }
-
-    // 3. The mail, day by day; each batch sees the read models as they are
-    // after the previous one.
-    for batch in &plan.batches {
-        app.projector.settle(settle).await?;
-        let scanned_by = batch["scannedBy"].as_str().unwrap_or("mailroom");
-        let who = caller(tenant, ActorId::parse(scanned_by)?, CallerKind::Staff);
-        let base = done;
-        let result = app
-            .intake
-            .ingest_batch(&who, &serde_json::to_vec(batch)?, |d, _| {
-                progress(base + d, total)
-            })
-            .await?;
-        done = base + result.documents.len();
-        report.documents_attached += result.attached;
-        report.documents_unidentified += result.unidentified;
-        report.documents_rejected += result.rejected;
-        cases.extend(result.documents.iter().filter_map(|d| d.case_id));
-    }
-    app.projector.settle(settle).await?;
-    report.cases = cases.len();
-    Ok(report)
 }
